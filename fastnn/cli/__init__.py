@@ -1,0 +1,38 @@
+"""``fastnn`` command line: one subcommand per module in this package.
+
+Each subcommand module defines ``register(subparsers)``, which adds its
+parser and sets ``func``; ``func(args)`` returns the exit status.
+"""
+import argparse
+import importlib
+import sys
+
+#: Subcommand modules, in the order ``fastnn --help`` lists them.
+COMMANDS = ("demo",)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fastnn", description="Train and benchmark the network of Deep Learning from Scratch on CPU.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``fastnn`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

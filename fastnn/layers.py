@@ -1,0 +1,158 @@
+"""Computational-graph layers with the book's ``forward`` / ``backward`` protocol.
+
+Every ``backward`` returns new arrays and never writes into the caller's
+``dout``.  Arrays are float32 or float64; a layer's inputs share one dtype.
+"""
+import numpy as np
+
+import kernels as K
+
+from ._checks import ShapeError, as_float_array, as_targets, describe, same_dtype
+
+
+class MulLayer:
+    """z = x * y; backward swaps the inputs: dx = dout * y, dy = dout * x."""
+
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        self.x, self.y = x, y
+        return x * y
+
+    def backward(self, dout):
+        return dout * self.y, dout * self.x
+
+
+class AddLayer:
+    """z = x + y; backward passes dout through to both inputs."""
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, dout):
+        return dout * 1, dout * 1
+
+
+def _check_dout(dout, ref):
+    dout = as_float_array("dout", dout, finite=False)
+    if dout.shape != ref.shape:
+        raise ShapeError(f"dout: expected {describe(ref).split()[0]} like the forward output, got {describe(dout)}")
+    same_dtype("dout", dout, "the forward output", ref)
+    return dout
+
+
+class Relu:
+    """y = max(0, x); dx = dout where x > 0 else 0 (gradient 0 at x == 0)."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        x = as_float_array("x", x, finite=False)
+        self.out = np.empty_like(x)
+        K.relu(x.reshape(-1), self.out.reshape(-1))
+        return self.out
+
+    def backward(self, dout):
+        dout = _check_dout(dout, self.out)
+        dx = np.empty_like(dout)
+        K.relu_backward_from_output(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
+        return dx
+
+
+class Sigmoid:
+    """y = 1 / (1 + exp(-x)); dx = dout * (1 - y) * y."""
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        x = as_float_array("x", x, finite=False)
+        self.out = np.empty_like(x)
+        K.sigmoid(x.reshape(-1), self.out.reshape(-1))
+        return self.out
+
+    def backward(self, dout):
+        dout = _check_dout(dout, self.out)
+        dx = np.empty_like(dout)
+        K.sigmoid_backward(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
+        return dx
+
+
+class Affine:
+    """out = x @ W + b.  W: (D, M), b: (M,); x: (N, D) or (N, ...) flattened to (N, D).
+
+    The layer keeps references to ``W`` and ``b`` (in-place updates are seen)
+    and, after ``backward``, the gradients ``dW`` and ``db``.
+    """
+
+    def __init__(self, W, b):
+        self.W = as_float_array("W", W, ndim=2)
+        self.b = as_float_array("b", b, shape=(self.W.shape[1],), dtype=self.W.dtype)
+        self.x = None
+        self.original_x_shape = None
+        self.dW = None
+        self.db = None
+
+    def forward(self, x):
+        D, M = self.W.shape
+        x = np.asarray(x)
+        if x.ndim < 1 or x.size == 0 or x.size % D or (x.ndim > 1 and np.prod(x.shape[1:]) != D):
+            raise ShapeError(f"x: expected (N, {D}) {self.W.dtype}, got {describe(x)}")
+        x2 = x.reshape(-1, D) if x.ndim > 1 else x.reshape(1, D)
+        x2 = as_float_array("x", x2, dtype=self.W.dtype, finite=False)
+        self.original_x_shape = x.shape
+        self.x = x2
+        out = np.empty((x2.shape[0], M), dtype=self.W.dtype)
+        K.affine_forward(x2, self.W, self.b, out)
+        return out if x.ndim > 1 else out[0]
+
+    def backward(self, dout):
+        N = self.x.shape[0]
+        M = self.W.shape[1]
+        dout = as_float_array("dout", dout, dtype=self.W.dtype, finite=False)
+        if dout.size != N * M or (dout.ndim == 2 and dout.shape != (N, M)):
+            raise ShapeError(f"dout: expected ({N}, {M}) {self.W.dtype}, got {describe(dout)}")
+        dout2 = dout.reshape(N, M)
+        dx = np.empty_like(self.x)
+        self.dW = np.empty_like(self.W)
+        self.db = np.empty_like(self.b)
+        K.affine_backward(self.x, self.W, dout2, dx, self.dW, self.db)
+        return dx.reshape(self.original_x_shape)
+
+
+class SoftmaxWithLoss:
+    """Softmax then cross-entropy; backward gives (y - t) / N (times dout).
+
+    t: integer labels (N,) or one-hot / soft targets (N, K).
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None
+        self.t = None
+        self._kind = None
+
+    def forward(self, x, t):
+        x = as_float_array("x", x, ndim=(1, 2), finite=False)
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        self._kind, self.t = as_targets("t", t, x2)
+        self.y = np.empty_like(x2)
+        if self._kind == "labels":
+            self.loss = K.softmax_loss_labels(x2, self.t, self.y)
+        else:
+            self.loss = K.softmax_loss_dense(x2, self.t, self.y)
+        self._shape = x.shape
+        return self.loss
+
+    def backward(self, dout=1):
+        dx = np.empty_like(self.y)
+        if self._kind == "labels":
+            K.softmax_loss_backward_labels(self.y, self.t, dx)
+        else:
+            K.softmax_loss_backward_dense(self.y, self.t, dx)
+        if not (np.ndim(dout) == 0 and dout == 1):
+            dx *= dout
+        return dx.reshape(self._shape)

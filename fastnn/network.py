@@ -1,0 +1,113 @@
+"""The book's two-layer network: Affine -> sigmoid or ReLU -> Affine -> softmax."""
+import numpy as np
+
+from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
+from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu}
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+
+
+class TwoLayerNet:
+    """input_size -> hidden_size (sigmoid or ReLU) -> output_size (softmax).
+
+    params: ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,), with
+    weights drawn as ``weight_init_std * N(0, 1)`` from ``rng`` (or a fresh
+    ``np.random.default_rng(seed)``) and zero biases, in ``dtype``.
+    Targets ``t`` are integer labels (N,) or one-hot (N, C).
+    """
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *,
+                 activation="sigmoid", dtype=np.float64, seed=None, rng=None):
+        D = positive_int("input_size", input_size)
+        H = positive_int("hidden_size", hidden_size)
+        C = positive_int("output_size", output_size)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+        rng = np.random.default_rng(seed) if rng is None else rng
+        self.activation = activation
+        self.dtype = dtype
+        self.params = {
+            "W1": (weight_init_std * rng.standard_normal((D, H))).astype(dtype),
+            "b1": np.zeros(H, dtype=dtype),
+            "W2": (weight_init_std * rng.standard_normal((H, C))).astype(dtype),
+            "b2": np.zeros(C, dtype=dtype),
+        }
+        self._layers = None
+
+    @property
+    def sizes(self):
+        """(input_size, hidden_size, output_size)."""
+        D, H = self.params["W1"].shape
+        return D, H, self.params["W2"].shape[1]
+
+    # -- layers follow self.params, also when an entry is replaced --------
+    def _sync(self):
+        p = self.params
+        L = self._layers
+        if L is None or L[0].W is not p["W1"] or L[0].b is not p["b1"] \
+                or L[2].W is not p["W2"] or L[2].b is not p["b2"]:
+            for k in PARAM_NAMES:
+                p[k] = as_float_array(f"params['{k}']", p[k], dtype=self.dtype)
+            self._layers = [Affine(p["W1"], p["b1"]), ACTIVATIONS[self.activation](),
+                            Affine(p["W2"], p["b2"])]
+            self._last = SoftmaxWithLoss()
+        return self._layers
+
+    def check_input(self, x, t=None):
+        """Validate a batch: x (N, input_size) of the net's dtype, finite; t labels or one-hot."""
+        D, _, C = self.sizes
+        x = as_float_array("x", x, shape=(None, D), dtype=self.dtype)
+        if t is None:
+            return x
+        t = t if isinstance(t, np.ndarray) else np.asarray(t)
+        N = x.shape[0]
+        if t.ndim == 2:
+            if t.shape != (N, C):
+                raise ShapeError(f"t: expected ({N},) integer labels or ({N}, {C}) one-hot, got {describe(t)}")
+            t = as_float_array("t", t.astype(self.dtype, copy=False), shape=(N, C))
+        else:
+            t = as_labels("t", t, N, C)
+        return x, t
+
+    def scores(self, x):
+        """Pre-softmax outputs a2 = affine(activation(affine(x))).  (N, C)."""
+        x = self.check_input(x)
+        out = x
+        for layer in self._sync():
+            out = layer.forward(out)
+        return out
+
+    def predict(self, x):
+        """Class probabilities softmax(scores(x)).  x: (N, D) -> (N, C)."""
+        from .functions import softmax
+        return softmax(self.scores(x))
+
+    def loss(self, x, t):
+        """Mean cross-entropy of predict(x) against t (with the book's 1e-7)."""
+        x, t = self.check_input(x, t)
+        out = x
+        for layer in self._sync():
+            out = layer.forward(out)
+        return self._last.forward(out, t)
+
+    def accuracy(self, x, t, batch_size=10000):
+        """Fraction of samples whose arg-max class equals the label."""
+        x, t = self.check_input(x, t)
+        labels = t if t.ndim == 1 else np.argmax(t, axis=1)
+        hits = 0
+        for i in range(0, x.shape[0], batch_size):
+            hits += int(np.sum(np.argmax(self.scores(x[i:i + batch_size]), axis=1) == labels[i:i + batch_size]))
+        return hits / x.shape[0]
+
+    def gradient(self, x, t):
+        """Gradients of the loss by backprop through the layers: dict like ``params``."""
+        self.loss(x, t)
+        dout = self._last.backward(1)
+        for layer in reversed(self._layers):
+            dout = layer.backward(dout)
+        a1, _, a2 = self._layers
+        return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}

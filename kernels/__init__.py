@@ -1,0 +1,21 @@
+"""fastnn's compiled core: ``@njit`` kernels for the book's network.
+
+Usable on its own (it imports nothing from ``fastnn``).  Kernels assume
+valid input: C-contiguous arrays of one float dtype (float32 or float64),
+integer labels in range, outputs preallocated by the caller.  The checked,
+allocating API is :mod:`fastnn`.
+"""
+from ._config import FASTMATH
+from .activations import (
+    identity, relu, relu_backward, relu_backward_from_output, relu_parallel,
+    sigmoid, sigmoid_backward, sigmoid_parallel, step,
+)
+from .affine import add_bias, affine_backward, affine_backward_params, affine_forward, bias_grad
+from .losses import (
+    DELTA, cross_entropy_dense, cross_entropy_labels, mean_squared_error,
+    softmax_loss_backward_dense, softmax_loss_backward_labels, softmax_loss_dense,
+    softmax_loss_fused_dense, softmax_loss_fused_labels, softmax_loss_labels,
+)
+from .softmax import softmax
+
+__version__ = "0.1.0"
