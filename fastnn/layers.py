@@ -38,7 +38,7 @@ class AddLayer:
 def _check_dout(dout, ref):
     dout = as_float_array("dout", dout, finite=False)
     if dout.shape != ref.shape:
-        raise ShapeError(f"dout: expected {describe(ref).split()[0]} like the forward output, got {describe(dout)}")
+        raise ShapeError(f"dout: expected {describe(ref)} like the forward output, got {describe(dout)}")
     same_dtype("dout", dout, "the forward output", ref)
     return dout
 
@@ -101,8 +101,9 @@ class Affine:
         x = np.asarray(x)
         if x.ndim < 1 or x.size == 0 or x.size % D or (x.ndim > 1 and np.prod(x.shape[1:]) != D):
             raise ShapeError(f"x: expected (N, {D}) {self.W.dtype}, got {describe(x)}")
-        x2 = x.reshape(-1, D) if x.ndim > 1 else x.reshape(1, D)
-        x2 = as_float_array("x", x2, dtype=self.W.dtype, finite=False)
+        if x.dtype != self.W.dtype:
+            raise TypeError(f"x: expected (N, {D}) {self.W.dtype} like W, got {describe(x)}")
+        x2 = np.ascontiguousarray(x.reshape(-1, D))
         self.original_x_shape = x.shape
         self.x = x2
         out = np.empty((x2.shape[0], M), dtype=self.W.dtype)
