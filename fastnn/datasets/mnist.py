@@ -207,7 +207,7 @@ def _locate(
         problems = [f"{r.name} {p}" for r in MNIST_FILES if (p := verify(cache / r.name, r))]
         if not problems:
             return name, str(cache), _cached_files(cache)
-        reason = f"not in {cache} ({problems[0]}) and download=False"
+        reason = f"{cache} is incomplete ({problems[0]}) and download=False"
     else:
         try:
             fetch(MNIST_FILES, MNIST_MIRRORS, cache)
@@ -219,7 +219,7 @@ def _locate(
                     "connection, or pass data_dir= a directory holding the four MNIST "
                     "files, or use the bundled sample with dataset='mnist-sample'."
                 ) from e
-            reason = f"not in {cache} and the download failed"
+            reason = f"{cache} is incomplete and the download failed"
     if verbose:
         print(f"fastnn: full MNIST unavailable ({reason}); using the {_SAMPLE}", file=sys.stderr)
     return _sample()
