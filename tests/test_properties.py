@@ -100,3 +100,18 @@ def test_softmax_with_loss_backward_numerically(pair):
     layer.forward(a, labels)
     num = ref.numerical_gradient(lambda: SoftmaxWithLoss().forward(a, labels), a)
     np.testing.assert_allclose(layer.backward(), num, rtol=1e-4, atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows.flatmap(lambda s: st.tuples(*[arrays(np.float64, s, elements=small)] * 3)))
+def test_mul_and_add_backward_numerically(arrs):
+    from fastnn import AddLayer, MulLayer
+
+    x, y, dout = arrs
+    for cls in (MulLayer, AddLayer):
+        layer = cls()
+        layer.forward(x, y)
+        dx, dy = layer.backward(dout)
+        f = lambda: np.sum(cls().forward(x, y) * dout)  # noqa: E731
+        np.testing.assert_allclose(dx, ref.numerical_gradient(f, x), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(dy, ref.numerical_gradient(f, y), rtol=1e-5, atol=1e-7)
