@@ -7,6 +7,7 @@ from .functions import (
     cross_entropy_error, identity_function, mean_squared_error, relu, sigmoid, softmax,
     step_function,
 )
+from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
 from .network import TwoLayerNet
 from .optimizers import SGD, Adam, Momentum

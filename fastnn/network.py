@@ -111,3 +111,15 @@ class TwoLayerNet:
             dout = layer.backward(dout)
         a1, _, a2 = self._layers
         return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
+
+    def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):
+        """Gradients of the loss by central differences (h = 1e-4): dict like ``params``.
+
+        method "incremental" (default; from cached activations, milliseconds) or
+        "full" (the book's algorithm: the whole batch loss recomputed for every
+        parameter moved by +h and -h).  Both give the same numbers to about
+        1e-11 in float64; see :mod:`fastnn.numerical`.  delta is the book's
+        constant inside the log (0 for the plain cross-entropy).
+        """
+        from .numerical import numerical_gradient
+        return numerical_gradient(self, x, t, method, h=h, delta=delta)

@@ -16,6 +16,7 @@ from .losses import (
     softmax_loss_backward_dense, softmax_loss_backward_labels, softmax_loss_dense,
     softmax_loss_fused_dense, softmax_loss_fused_labels, softmax_loss_labels,
 )
+from .numgrad import numerical_gradient_parallel, numerical_gradient_serial
 from .softmax import softmax
 
 __version__ = "0.1.0"

@@ -1,0 +1,58 @@
+"""``fastnn gradcheck``: backprop against the numerical gradient on real MNIST digits."""
+import numpy as np
+
+
+def _batch(v):
+    n = int(v)
+    if not 3 <= n <= 100:
+        raise ValueError(f"--batch: expected an integer in [3, 100], got {v}")
+    return n
+
+
+def register(sub):
+    p = sub.add_parser("gradcheck", help="compare backprop with the numerical gradient on MNIST digits")
+    p.add_argument("--activation", choices=("sigmoid", "relu"), default="relu",
+                   help="hidden activation (default relu, as in the book's gradient check)")
+    p.add_argument("--batch", type=_batch, default=3, help="number of digits, 3..100 (default 3)")
+    p.add_argument("--hidden", type=int, default=50, help="hidden units (default 50)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--method", choices=("incremental", "full"), default="incremental",
+                   help="numerical-gradient strategy (default incremental)")
+    p.add_argument("--steps", type=int, default=0,
+                   help="backprop SGD steps (lr 0.1, batch 100) before the check, to check trained weights")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the batch draw")
+    p.add_argument("--tol", type=float, default=None,
+                   help="fail (exit 1) if a max abs difference to backprop exceeds this "
+                        "(default 1e-6 for float64, 1e-3 for float32)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from ..gradcheck import _read_sample, format_report, gradient_check
+    from ..network import TwoLayerNet
+
+    (x_train, t_train), _ = _read_sample()
+    dtype = np.dtype(args.dtype)
+    tol = args.tol if args.tol is not None else (1e-6 if dtype == np.float64 else 1e-3)
+    rng = np.random.default_rng(args.seed)
+    net = TwoLayerNet(784, args.hidden, 10, activation=args.activation, dtype=dtype, rng=rng)
+    x_train = x_train.astype(dtype)
+    for _ in range(max(0, args.steps)):
+        idx = rng.choice(x_train.shape[0], 100, replace=False)
+        grads = net.gradient(x_train[idx], t_train[idx])
+        for k, g in grads.items():
+            net.params[k] -= dtype.type(0.1) * g
+    idx = rng.choice(x_train.shape[0], args.batch, replace=False)
+    x, t = x_train[idx], t_train[idx]
+    print(f"gradcheck: {args.activation} net 784-{args.hidden}-10 {dtype}, {args.batch} MNIST digits, "
+          f"{args.steps} training steps, numerical gradient by '{args.method}'")
+    book = gradient_check(net, x, t, method=args.method)
+    plain = gradient_check(net, x, t, method=args.method, delta=0.0)
+    print(format_report(book, "numerical (loss with the book's delta = 1e-7) vs backprop:"))
+    print(format_report(plain, "numerical (loss with delta = 0) vs backprop:"))
+    worst = max(r["max_abs"] for r in book.values())
+    if worst > tol:
+        print(f"FAIL: max abs difference {worst:.3e} exceeds --tol {tol:g}")
+        return 1
+    print(f"OK: max abs difference {worst:.3e} <= --tol {tol:g}")
+    return 0

@@ -1,0 +1,58 @@
+"""gradient_check, the ``fastnn gradcheck`` command and the chapter-4 plots."""
+import numpy as np
+import pytest
+
+from fastnn import TwoLayerNet
+from fastnn.cli import main
+from fastnn.gradcheck import _read_sample, compare, gradient_check
+from fastnn.plots import plot_descent_path, plot_gradient_field
+
+
+def test_read_sample_shapes():
+    (xtr, ttr), (xte, tte) = _read_sample()
+    assert xtr.shape == (8000, 784) and xte.shape == (2000, 784)
+    assert 0.0 <= xtr.min() and xtr.max() == 1.0 and 0.75 < (xtr == 0).mean() < 0.85
+    assert np.array_equal(np.bincount(tte), [186, 217, 199, 221, 200, 172, 197, 208, 187, 213])
+
+
+def test_compare():
+    r = compare(np.array([1.0, 0.0, 2.0]), np.array([1.0, 0.0, 1.0]))
+    assert r == {"mean_abs": pytest.approx(1 / 3), "max_abs": 1.0, "max_rel": pytest.approx(1 / 3)}
+
+
+def test_gradient_check_separates_delta_from_finite_difference():
+    (x, t), _ = _read_sample()
+    net = TwoLayerNet(784, 50, 10, activation="relu", seed=0)
+    book = gradient_check(net, x[:3], t[:3])
+    plain = gradient_check(net, x[:3], t[:3], delta=0.0)
+    assert set(book) == {"W1", "b1", "W2", "b2"}
+    # the book's magnitudes: ~4e-10, 2e-9, 6e-9, 1.4e-7 (mostly the 1e-7 inside the log)
+    assert 1e-11 < book["W1"]["mean_abs"] < 1e-8
+    assert 5e-8 < book["b2"]["mean_abs"] < 5e-7
+    for k in book:
+        assert plain[k]["max_abs"] < 1e-9
+        assert plain[k]["mean_abs"] < book[k]["mean_abs"] / 10
+
+
+def test_cli_passes_and_fails_on_tolerance(capsys):
+    assert main(["gradcheck", "--batch", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "delta = 0" in out and "OK" in out
+    assert main(["gradcheck", "--batch", "3", "--tol", "1e-9"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+    assert main(["gradcheck", "--activation", "sigmoid", "--batch", "5", "--steps", "20",
+                 "--dtype", "float32", "--method", "incremental"]) == 0
+
+
+def test_cli_rejects_bad_batch():
+    with pytest.raises(SystemExit):
+        main(["gradcheck", "--batch", "101"])
+
+
+def test_plots_written(tmp_path):
+    for fn, name in ((plot_gradient_field, "field.png"), (plot_descent_path, "path.png")):
+        path = tmp_path / name
+        assert fn(path) == str(path)
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.png", "path.png"]   # no temp files left
