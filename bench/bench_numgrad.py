@@ -7,25 +7,21 @@ Run side by side in one process:
 The book's NumPy loop takes 10-16 s per gradient, so it runs 2 rounds; every
 case is called once before timing so that JIT compilation never counts.
 """
-import os
-import sys
-
 import numba
 import numpy as np
 import pytest
 
 from fastnn import TwoLayerNet
-from fastnn.gradcheck import _read_sample
+from fastnn.datasets import load_mnist
 
-sys.path.insert(0, os.path.dirname(__file__))
-import book_reference as book  # noqa: E402
+from . import book_numerical as book
 
 BATCH = 100
 
 
 @pytest.fixture(scope="module")
 def setup():
-    (x, t), _ = _read_sample()
+    (x, t), _ = load_mnist(dataset="mnist-sample", dtype=np.float64)
     net = TwoLayerNet(784, 50, 10, seed=0)
     rng = np.random.default_rng(1)
     idx = rng.choice(x.shape[0], BATCH, replace=False)

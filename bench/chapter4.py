@@ -5,7 +5,7 @@ batch), lr 0.1, TwoLayerNet 784-50-10 sigmoid, on the bundled 8000/2000
 MNIST sample.  Both runs start from the same weights and see the same
 batches.  Prints wall time of the training loop and the final accuracies.
 
-    .venv/bin/python bench/chapter4.py [--iters 10000] [--methods incremental,backprop]
+    .venv/bin/python -m bench.chapter4 [--iters 10000] [--methods incremental,backprop]
 """
 import argparse
 import time
@@ -14,11 +14,11 @@ import numba
 import numpy as np
 
 from fastnn import TwoLayerNet
-from fastnn.gradcheck import _read_sample
+from fastnn.datasets import load_mnist
 
 
 def run(method, iters=10000, batch_size=100, lr=0.1, seed=0):
-    (x_train, t_train), (x_test, t_test) = _read_sample()
+    (x_train, t_train), (x_test, t_test) = load_mnist(dataset="mnist-sample", dtype=np.float64)
     rng = np.random.default_rng(seed)
     net = TwoLayerNet(784, 50, 10, rng=rng)
     batches = np.random.default_rng(seed + 1)

@@ -13,33 +13,11 @@ a few real MNIST samples.  Two effects separate the two gradients:
 ``gradient_check`` compares backprop with the numerical gradient of the loss
 with a given ``delta``; called with ``delta=0`` it isolates the first effect.
 """
-import gzip
-import os
-
 import numpy as np
 
 from kernels import DELTA
 
 from .network import PARAM_NAMES
-
-SAMPLE_DIR = os.path.join(os.path.dirname(__file__), "datasets", "sample")
-
-
-def _read_sample():
-    """The bundled MNIST sample as ((x_train, t_train), (x_test, t_test)):
-    float64 pixels / 255 of shape (N, 784) and intp labels."""
-    def images(name):
-        with gzip.open(os.path.join(SAMPLE_DIR, name)) as f:
-            data = f.read()
-        return np.frombuffer(data, np.uint8, offset=16).reshape(-1, 784) / 255.0
-
-    def labels(name):
-        with gzip.open(os.path.join(SAMPLE_DIR, name)) as f:
-            data = f.read()
-        return np.frombuffer(data, np.uint8, offset=8).astype(np.intp)
-
-    return ((images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz")),
-            (images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")))
 
 
 def compare(numerical, backprop):

@@ -4,15 +4,9 @@ import pytest
 
 from fastnn import TwoLayerNet
 from fastnn.cli import main
-from fastnn.gradcheck import _read_sample, compare, gradient_check
+from fastnn.datasets import load_mnist
+from fastnn.gradcheck import compare, gradient_check
 from fastnn.plots import plot_descent_path, plot_gradient_field
-
-
-def test_read_sample_shapes():
-    (xtr, ttr), (xte, tte) = _read_sample()
-    assert xtr.shape == (8000, 784) and xte.shape == (2000, 784)
-    assert 0.0 <= xtr.min() and xtr.max() == 1.0 and 0.75 < (xtr == 0).mean() < 0.85
-    assert np.array_equal(np.bincount(tte), [186, 217, 199, 221, 200, 172, 197, 208, 187, 213])
 
 
 def test_compare():
@@ -21,7 +15,7 @@ def test_compare():
 
 
 def test_gradient_check_separates_delta_from_finite_difference():
-    (x, t), _ = _read_sample()
+    (x, t), _ = load_mnist(dataset="mnist-sample", dtype=np.float64)
     net = TwoLayerNet(784, 50, 10, activation="relu", seed=0)
     book = gradient_check(net, x[:3], t[:3])
     plain = gradient_check(net, x[:3], t[:3], delta=0.0)

@@ -1,8 +1,4 @@
 """Compiled numerical-gradient loops and TwoLayerNet.numerical_gradient's two strategies."""
-import gzip
-import os
-import sys
-
 import numba
 import numpy as np
 import pytest
@@ -11,19 +7,13 @@ import kernels as K
 from fastnn import TwoLayerNet
 from fastnn.threads import num_threads
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "bench"))
-import book_reference as book  # noqa: E402
-
-SAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "fastnn", "datasets", "sample")
-
+from bench import book_numerical as book
+from fastnn.datasets import load_mnist
 
 def mnist(n, kind="train"):
-    """First n digits of the bundled sample: (n, 784) pixels / 255 and labels."""
-    with gzip.open(os.path.join(SAMPLE, f"{kind}-images-idx3-ubyte.gz")) as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 784)[:n] / 255.0
-    with gzip.open(os.path.join(SAMPLE, f"{kind}-labels-idx1-ubyte.gz")) as f:
-        t = np.frombuffer(f.read(), np.uint8, offset=8)[:n].astype(np.intp)
-    return x, t
+    """First n digits of the bundled sample: (n, 784) float64 pixels / 255 and labels."""
+    (x, t), (xt, tt) = load_mnist(dataset="mnist-sample", dtype=np.float64)
+    return (x[:n], t[:n]) if kind == "train" else (xt[:n], tt[:n])
 
 
 @numba.njit

@@ -24,19 +24,23 @@ def register(sub):
     p.add_argument("--tol", type=float, default=None,
                    help="fail (exit 1) if a max abs difference to backprop exceeds this "
                         "(default 1e-6 for float64, 1e-3 for float32)")
+    p.add_argument("--dataset", choices=("mnist", "mnist-sample", "fashion-mnist"), default="mnist",
+                   help="data set (default mnist: cached or downloadable MNIST, else the bundled sample)")
+    p.add_argument("--data-dir", default=None, help="directory holding the four IDX files")
     p.set_defaults(func=run)
 
 
 def run(args):
-    from ..gradcheck import _read_sample, format_report, gradient_check
+    from ..datasets import load
+    from ..gradcheck import format_report, gradient_check
     from ..network import TwoLayerNet
 
-    (x_train, t_train), _ = _read_sample()
     dtype = np.dtype(args.dtype)
+    data = load(args.dataset, data_dir=args.data_dir, dtype=dtype)
+    (x_train, t_train) = data.train
     tol = args.tol if args.tol is not None else (1e-6 if dtype == np.float64 else 1e-3)
     rng = np.random.default_rng(args.seed)
     net = TwoLayerNet(784, args.hidden, 10, activation=args.activation, dtype=dtype, rng=rng)
-    x_train = x_train.astype(dtype)
     for _ in range(max(0, args.steps)):
         idx = rng.choice(x_train.shape[0], 100, replace=False)
         grads = net.gradient(x_train[idx], t_train[idx])
@@ -44,7 +48,7 @@ def run(args):
             net.params[k] -= dtype.type(0.1) * g
     idx = rng.choice(x_train.shape[0], args.batch, replace=False)
     x, t = x_train[idx], t_train[idx]
-    print(f"gradcheck: {args.activation} net 784-{args.hidden}-10 {dtype}, {args.batch} MNIST digits, "
+    print(f"gradcheck: {args.activation} net 784-{args.hidden}-10 {dtype}, {args.batch} digits of {data.name}, "
           f"{args.steps} training steps, numerical gradient by '{args.method}'")
     book = gradient_check(net, x, t, method=args.method)
     plain = gradient_check(net, x, t, method=args.method, delta=0.0)

@@ -1,0 +1,1 @@
+"""Benchmarks: run with `pytest bench/ --benchmark-only` or `python -m bench.run`."""
