@@ -111,3 +111,14 @@ class TwoLayerNet:
             dout = layer.backward(dout)
         a1, _, a2 = self._layers
         return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
+
+    def train_step(self, x, t, lr=0.01):
+        """One fused SGD step (gradient and update in one compiled call); returns the loss.
+
+        Same result as ``SGD(lr).update(params, gradient(x, t))``; see :mod:`fastnn.fused`.
+        """
+        opt = getattr(self, "_fused", None)
+        if opt is None or opt.lr != lr:
+            from .fused import FusedSGD
+            opt = self._fused = FusedSGD(self, lr)
+        return opt.step(x, t)
