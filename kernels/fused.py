@@ -47,7 +47,8 @@ FusedBuffers = namedtuple("FusedBuffers", [
     "da1",    # (N, H): dL/dA1
     "gW1",    # (T, D, H): per-chunk W1 gradient, valid where mark == stamp
     "mark",   # (T, D) int64: stamp of the step that last wrote each gW1 row
-    "gW2",    # (T, H, C)
+    "gW2",    # (T, C, H): per-chunk W2 gradient, transposed
+    "w2t",    # (C, H): W2 transposed, so that inner loops run over the hidden size
     "gb1",    # (T, H)
     "gb2",    # (T, C)
     "gloss",  # (T,) float64: per-chunk sums of log-probabilities
@@ -64,20 +65,20 @@ def make_buffers(batch_size, input_size, hidden_size, output_size, dtype, thread
         idx=np.empty((N, D), np.int32), cnt=np.empty(N, np.int32),
         z1=np.empty((N, H), dt), dy=np.empty((N, C), dt), da1=np.empty((N, H), dt),
         gW1=np.empty((T, D, H), dt), mark=np.zeros((T, D), np.int64),
-        gW2=np.empty((T, H, C), dt), gb1=np.empty((T, H), dt), gb2=np.empty((T, C), dt),
+        gW2=np.empty((T, C, H), dt), w2t=np.empty((C, H), dt), gb1=np.empty((T, H), dt), gb2=np.empty((T, C), dt),
         gloss=np.empty(T, np.float64), row=np.empty((T, H), dt), state=np.zeros(2, np.int64),
     )
 
 
 @kernel
-def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2, b2, relu,
+def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2T, b2, relu,
            idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, stamp):
     """Forward and backward of samples n0..n1-1 into chunk t's gradient buffers.
 
     Returns the number of samples in the chunk whose x holds NaN or inf.
     """
     D, H = W1.shape
-    C = W2.shape[1]
+    C = W2T.shape[0]
     N = x.shape[0]
     dense = tdense.shape[0] > 0
     zero = W1.dtype.type(0.0)
@@ -91,10 +92,10 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2, b2, relu,
     mk = mark[t]
     for h in range(H):
         gbias1[h] = zero
-        for c in range(C):
-            gw2[h, c] = zero
     for c in range(C):
         gbias2[c] = zero
+        for h in range(H):
+            gw2[c, h] = zero
     logsum = 0.0
     bad = 0
     for n in range(n0, n1):
@@ -146,13 +147,11 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2, b2, relu,
         # a2 = z1 @ W2 + b2
         yr = dy[n]
         for c in range(C):
-            yr[c] = zero
-        for h in range(H):
-            zh = zr[h]
-            for c in range(C):
-                yr[c] += zh * W2[h, c]
-        for c in range(C):
-            yr[c] += b2[c]
+            wc = W2T[c]
+            a = zero
+            for h in range(H):
+                a += zr[h] * wc[h]
+            yr[c] = a + b2[c]
         # softmax, max subtracted first
         mx = yr[0]
         for c in range(1, C):
@@ -184,16 +183,22 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2, b2, relu,
         # dW2 += z1^T dy, db2 += dy
         for c in range(C):
             gbias2[c] += yr[c]
-        for h in range(H):
-            zh = zr[h]
-            for c in range(C):
-                gw2[h, c] += zh * yr[c]
+        for c in range(C):
+            yc = yr[c]
+            gc = gw2[c]
+            for h in range(H):
+                gc[h] += zr[h] * yc
         # dA1 = (dy @ W2^T) * activation'
         gr = da1[n]
         for h in range(H):
-            g = zero
-            for c in range(C):
-                g += yr[c] * W2[h, c]
+            gr[h] = zero
+        for c in range(C):
+            yc = yr[c]
+            wc = W2T[c]
+            for h in range(H):
+                gr[h] += yc * wc[h]
+        for h in range(H):
+            g = gr[h]
             if relu:
                 gr[h] = g if zr[h] > 0 else zero
             else:
@@ -213,6 +218,15 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2, b2, relu,
                     wr[h] += v * gr[h]
     gloss[t] = logsum
     return bad
+
+
+@kernel
+def _transpose(a, out):
+    """out = a.T.  a: (R, K), out: (K, R)."""
+    R, K = a.shape
+    for r in range(R):
+        for k in range(K):
+            out[k, r] = a[r, k]
 
 
 @kernel
@@ -252,9 +266,9 @@ def _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr, n):
     H, C = W2.shape
     for h in range(H):
         for c in range(C):
-            g = gW2[0, h, c]
+            g = gW2[0, c, h]
             for t in range(1, T):
-                g += gW2[t, h, c]
+                g += gW2[t, c, h]
             W2[h, c] -= lr * g
     for h in range(H):
         g = gb1[0, h]
@@ -274,7 +288,7 @@ def _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr, n):
 
 @kernel
 def train_step_serial(x, labels, tdense, W1, b1, W2, b2, lr, relu,
-                      idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, row, state):
+                      idx, cnt, z1, dy, da1, gW1, mark, gW2, w2t, gb1, gb2, gloss, row, state):
     """One SGD step on the calling thread; returns the mean loss before the update.
 
     x: (N, D); labels: (N,) int (ignored when tdense has N rows); tdense:
@@ -287,7 +301,8 @@ def train_step_serial(x, labels, tdense, W1, b1, W2, b2, lr, relu,
     state[0] += 1
     stamp = state[0]
     N = x.shape[0]
-    bad = _chunk(0, N, 0, x, labels, tdense, W1, b1, W2, b2, relu,
+    _transpose(W2, w2t)
+    bad = _chunk(0, N, 0, x, labels, tdense, W1, b1, w2t, b2, relu,
                  idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, stamp)
     state[1] = bad
     if bad:
@@ -299,16 +314,17 @@ def train_step_serial(x, labels, tdense, W1, b1, W2, b2, lr, relu,
 
 @kernel(parallel=True)
 def train_step_parallel(x, labels, tdense, W1, b1, W2, b2, lr, relu,
-                        idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, row, state):
+                        idx, cnt, z1, dy, da1, gW1, mark, gW2, w2t, gb1, gb2, gloss, row, state):
     """Twin of :func:`train_step_serial` over T = gW1.shape[0] chunks of the batch in parallel."""
     state[0] += 1
     stamp = state[0]
     N = x.shape[0]
+    _transpose(W2, w2t)
     D = W1.shape[0]
     T = gW1.shape[0]
     bad = np.zeros(T, np.int64)
     for t in prange(T):
-        bad[t] = _chunk(t * N // T, (t + 1) * N // T, t, x, labels, tdense, W1, b1, W2, b2, relu,
+        bad[t] = _chunk(t * N // T, (t + 1) * N // T, t, x, labels, tdense, W1, b1, w2t, b2, relu,
                         idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, stamp)
     nbad = 0
     for t in range(T):
