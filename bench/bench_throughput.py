@@ -21,7 +21,7 @@ def test_train_step(benchmark, impl, dtype, batch, threads):
         pytest.skip("PyTorch is not installed (pip install torch==2.13.0 to compare)")
     benchmark.group = f"throughput-{dtype}-b{batch}-t{threads}"
     inner = cases.inner_steps(batch)
-    with cases.threads(threads):
+    with cases.threads(threads, impl=impl):
         step = cases.MAKERS[impl](dtype, batch)
         for _ in range(3):
             step()

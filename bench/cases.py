@@ -83,21 +83,35 @@ def blas_threads():
             for p in tpc.threadpool_info() if p.get("user_api") == "blas"}
 
 
+#: Which thread pool each implementation computes with.
+POOLS = {"numpy": "blas", "layers": "blas", "fused": "numba", "torch": "torch"}
+
+
 @contextlib.contextmanager
-def threads(n):
-    """numba, BLAS and torch thread counts set to n inside the block, restored after."""
+def threads(n, impl=None):
+    """Thread counts inside the block, restored after.
+
+    impl None: numba, BLAS and torch pools all get n threads.  With an
+    implementation name, only the pool it computes with gets n and the
+    others 1, so that idle pools of other libraries do not spin on the
+    cores it needs (OpenBLAS, OpenMP and numba workers busy-wait a while
+    after each call; with several pools of 2 threads on 2 cores every
+    library slows down by orders of magnitude).
+    """
+    def count(pool):
+        return n if impl is None or POOLS[impl] == pool else 1
     old = numba.get_num_threads()
     stack = contextlib.ExitStack()
     torch_old = None
     try:
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(count("numba"), numba.config.NUMBA_NUM_THREADS))
         tpc = _threadpoolctl()
         if tpc is not None:
-            stack.enter_context(tpc.threadpool_limits(limits=n, user_api="blas"))
+            stack.enter_context(tpc.threadpool_limits(limits=count("blas"), user_api="blas"))
         if has_torch():
             import torch
             torch_old = torch.get_num_threads()
-            torch.set_num_threads(n)
+            torch.set_num_threads(count("torch"))
         yield n
     finally:
         stack.close()

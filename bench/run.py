@@ -66,24 +66,36 @@ def _validate(args):
         args.no_roofline = True
 
 
-def time_case(impls, dtype, batch, threads, rounds, activation):
-    """{impl: median seconds per step} for one (dtype, batch, threads), round-robin."""
+def time_case(impls, dtype, batch, threads, rounds, activation, blocks=4):
+    """{impl: median seconds per step} for one (dtype, batch, threads).
+
+    The implementations take turns in blocks of rounds (order rotated per
+    block), each block with its own thread setting (cases.threads(n, impl))
+    and a few untimed steps first, so that load from other processes hits
+    all of them alike and no library's idle workers spin during another's
+    timing.
+    """
     inner = cases.inner_steps(batch)
     with cases.threads(threads):
         steps = {i: cases.MAKERS[i](dtype, batch, activation) for i in impls}
         for step in steps.values():  # warm-up: compilation, caches, buffers
             for _ in range(3 + inner):
                 step()
-        times = {i: [] for i in impls}
-        order = list(impls)
-        for r in range(rounds):
-            order = order[1:] + order[:1]
-            for i in order:
-                step = steps[i]
-                t0 = time.perf_counter()
-                for _ in range(inner):
+    times = {i: [] for i in impls}
+    order = list(impls)
+    per_block = max(1, rounds // blocks)
+    for b in range(blocks):
+        order = order[1:] + order[:1]
+        for i in order:
+            step = steps[i]
+            with cases.threads(threads, impl=i):
+                for _ in range(2 + inner // 2):
                     step()
-                times[i].append((time.perf_counter() - t0) / inner)
+                for r in range(per_block):
+                    t0 = time.perf_counter()
+                    for _ in range(inner):
+                        step()
+                    times[i].append((time.perf_counter() - t0) / inner)
     return {i: float(np.median(v)) for i, v in times.items()}
 
 
