@@ -123,3 +123,14 @@ class TwoLayerNet:
         """
         from .numerical import numerical_gradient
         return numerical_gradient(self, x, t, method, h=h, delta=delta)
+
+    def train_step(self, x, t, lr=0.01):
+        """One fused SGD step (gradient and update in one compiled call); returns the loss.
+
+        Same result as ``SGD(lr).update(params, gradient(x, t))``; see :mod:`fastnn.fused`.
+        """
+        opt = getattr(self, "_fused", None)
+        if opt is None or opt.lr != lr:
+            from .fused import FusedSGD
+            opt = self._fused = FusedSGD(self, lr)
+        return opt.step(x, t)

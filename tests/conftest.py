@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+
 @pytest.fixture(params=[np.float32, np.float64], ids=["float32", "float64"])
 def dtype(request):
     return request.param

@@ -1,0 +1,33 @@
+"""``fastnn bench``: the training-throughput matrix of bench/run.py.
+
+The benchmarks live in the source tree's bench/ folder (next to the
+``fastnn`` package), which an installed wheel does not carry.
+"""
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
+BENCH = BENCH_DIR / "run.py"
+
+
+def _runner():
+    """bench.run from the source checkout (imported as the package ``bench``)."""
+    if not BENCH.is_file():
+        raise OSError(f"fastnn bench needs the source checkout's bench/ folder; {BENCH} not found "
+                      "(clone the repository and install it with pip install -e .)")
+    if "bench" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "bench", BENCH_DIR / "__init__.py", submodule_search_locations=[str(BENCH_DIR)])
+        pkg = importlib.util.module_from_spec(spec)
+        sys.modules["bench"] = pkg
+        spec.loader.exec_module(pkg)
+    return importlib.import_module("bench.run")
+
+
+def register(sub):
+    p = sub.add_parser("bench", help="time a training step: NumPy reference, fastnn layers, fused, PyTorch")
+    if BENCH.is_file():
+        _runner().add_arguments(p)
+    p.set_defaults(func=lambda args: _runner().run(args))

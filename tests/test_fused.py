@@ -1,0 +1,158 @@
+"""The fused training step against the layer-by-layer path (gradient, then SGD)."""
+import numba
+import numpy as np
+import pytest
+
+import kernels.fused as KF
+from fastnn import SGD, ShapeError, TwoLayerNet
+from fastnn.fused import FusedSGD
+from fastnn.threads import num_threads
+
+from fastnn.datasets import load_mnist
+
+TOL = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-7)}
+LR = 0.1
+THREADS = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)})
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    (x, t), _ = load_mnist(dataset="mnist-sample", dtype=np.float64)
+    return x, t
+
+
+def nets(dtype, activation, seed=3, hidden=50):
+    a = TwoLayerNet(784, hidden, 10, 0.1, activation=activation, dtype=dtype, seed=seed)
+    b = TwoLayerNet(784, hidden, 10, 0.1, activation=activation, dtype=dtype, seed=seed)
+    return a, b
+
+
+def layer_step(net, x, t):
+    loss = net.loss(x, t)
+    SGD(LR).update(net.params, net.gradient(x, t))
+    return loss
+
+
+def assert_same(ref, got, dtype, steps_loss):
+    tol = TOL[dtype]
+    for k in ref.params:
+        np.testing.assert_allclose(got.params[k], ref.params[k], err_msg=k, **tol)
+    for la, lb in steps_loss:
+        assert lb == pytest.approx(la, rel=tol["rtol"] * 10)
+
+
+def random_batch(rng, n, dtype, zeros=0.8):
+    x = rng.random((n, 784))
+    x[x < zeros] = 0.0
+    return x.astype(dtype), rng.integers(0, 10, n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("threads", THREADS)
+@pytest.mark.parametrize("parallel", [False, True])
+def test_mnist_matches_layers(mnist, dtype, activation, threads, parallel):
+    images, labels = mnist
+    images = images.astype(dtype)
+    ref, net = nets(dtype, activation)
+    opt = FusedSGD(net, LR, parallel=parallel)
+    losses = []
+    start = 0
+    with num_threads(threads):
+        for n in (1, 7, 100, 33):  # 7 and 33: not divisible by the thread count
+            x, t = images[start:start + n], labels[start:start + n]
+            start += n
+            losses.append((layer_step(ref, x, t), opt.step(x, t)))
+    assert_same(ref, net, dtype, losses)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_random_dense_and_sparse(dtype, activation):
+    rng = np.random.default_rng(7)
+    ref, net = nets(dtype, activation, seed=11, hidden=13)
+    opt = FusedSGD(net, LR)
+    losses = []
+    for n, zeros in ((5, 0.0), (64, 0.5), (1, 0.9), (130, 0.8)):
+        x, t = random_batch(rng, n, dtype, zeros)
+        losses.append((layer_step(ref, x, t), opt.step(x, t)))
+    assert_same(ref, net, dtype, losses)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_hot_and_soft_targets(mnist, dtype):
+    images, labels = mnist
+    x = images[200:264].astype(dtype)
+    ref, net = nets(dtype, "sigmoid")
+    opt = FusedSGD(net, LR)
+    onehot = np.eye(10)[labels[200:264]]
+    soft = 0.9 * onehot + 0.01
+    losses = [(layer_step(ref, x, onehot), opt.step(x, onehot)),
+              (layer_step(ref, x, soft), opt.step(x, soft))]
+    assert_same(ref, net, dtype, losses)
+
+
+def test_train_step_hook_matches_fused(mnist):
+    images, labels = mnist
+    x, t = images[:50], labels[:50]
+    a, b = nets(np.float64, "relu")
+    la = a.train_step(x, t, LR)
+    lb = FusedSGD(b, LR).step(x, t)
+    assert la == lb
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+def test_standalone_kernel_serial_equals_parallel(mnist):
+    images, labels = mnist
+    x, t = images[:97], labels[:97]
+    rng = np.random.default_rng(0)
+    p = [0.1 * rng.standard_normal((784, 20)), np.zeros(20), 0.1 * rng.standard_normal((20, 10)), np.zeros(10)]
+    q = [a.copy() for a in p]
+    l1 = KF.train_step(x, t, *p, LR, KF.make_buffers(97, 784, 20, 10, np.float64, 1), parallel=False)
+    l2 = KF.train_step(x, t, *q, LR, KF.make_buffers(97, 784, 20, 10, np.float64, 3), parallel=True)
+    assert l2 == pytest.approx(l1, rel=1e-13)
+    for a, b in zip(p, q):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_buffers_reused_and_training_lowers_loss(mnist):
+    images, labels = mnist
+    net = TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0)
+    opt = FusedSGD(net, 0.5)
+    x, t = images[:100].astype(np.float32), labels[:100]
+    first = opt.step(x, t)
+    buf = opt.buffers(100)
+    for _ in range(30):
+        last = opt.step(x, t)
+    assert opt.buffers(100) is buf
+    assert last < first
+
+
+def test_non_finite_input_rejected_without_update():
+    net = TwoLayerNet(784, 10, 10, seed=0)
+    before = {k: v.copy() for k, v in net.params.items()}
+    x = np.zeros((4, 784))
+    x[2, 5] = np.nan
+    with pytest.raises(ValueError, match="x: expected finite"):
+        FusedSGD(net, 0.1).step(x, [0, 1, 2, 3])
+    x[2, 5] = np.inf
+    with pytest.raises(ValueError, match="x: expected finite"):
+        FusedSGD(net, 0.1, parallel=True).step(x, [0, 1, 2, 3])
+    for k in before:
+        np.testing.assert_array_equal(net.params[k], before[k])
+
+
+def test_bad_arguments():
+    net = TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0)
+    opt = FusedSGD(net, 0.1)
+    with pytest.raises(TypeError, match=r"x: expected \(N, 784\) float32, got \(2, 784\) float64"):
+        opt.step(np.zeros((2, 784)), [0, 1])
+    with pytest.raises(ShapeError, match="x: expected"):
+        opt.step(np.zeros((2, 28, 28), np.float32), [0, 1])
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\)"):
+        opt.step(np.zeros((2, 784), np.float32), [0, 10])
+    with pytest.raises(ShapeError, match="t: expected"):
+        opt.step(np.zeros((2, 784), np.float32), [0, 1, 2])
+    with pytest.raises(ValueError, match="lr"):
+        FusedSGD(net, -1.0)
