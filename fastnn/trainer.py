@@ -29,6 +29,7 @@ exactly where the run stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
@@ -47,6 +48,10 @@ try:  # the fused training step, where this version of fastnn has it
     from . import fused as _fused
 except ImportError:
     _fused = None
+try:
+    import threadpoolctl as _threadpoolctl
+except ImportError:
+    _threadpoolctl = None
 
 __all__ = ["SAMPLING", "Trainer", "TrainingInterrupted", "optimizer_state", "load_optimizer_state"]
 
@@ -95,6 +100,11 @@ class Trainer:
         (None: when available; True: required; False: never).
     seed: seed of the ``np.random.default_rng`` that draws the batches.
     threads: numba threads during ``fit`` (None keeps the current count).
+    blas_threads: threads of the BLAS pools (OpenBLAS of NumPy and of SciPy, which
+        numba's ``np.dot`` calls) during ``fit``, set with threadpoolctl; None leaves
+        them alone. Default 1: the products of a training step are small, and a
+        BLAS pool that competes with other work for the cores can make training
+        ten times slower (measured on a busy two-core machine).
     eval_batch: samples per forward pass when evaluating.
     callbacks: callables ``cb(trainer, event)``, event "step" after each iteration
         or "epoch" after each epoch's evaluation; ``trainer.last_loss`` and
@@ -105,7 +115,7 @@ class Trainer:
     def __init__(self, net, x_train, t_train, x_test=None, t_test=None, *, optimizer=None,
                  lr=0.1, batch_size=100, epochs=None, iterations=None, sampling="shuffle",
                  grad="backprop", numerical_method="incremental", fused=None, seed=None,
-                 threads=None, eval_batch=10000, callbacks=()):
+                 threads=None, blas_threads=1, eval_batch=10000, callbacks=()):
         if not isinstance(net, TwoLayerNet):
             raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
         self.net = net
@@ -163,6 +173,7 @@ class Trainer:
         with num_threads(threads):  # validates the count now, not after loading data
             pass
         self.threads = threads
+        self.blas_threads = None if blas_threads is None else positive_int("blas_threads", blas_threads)
         self.eval_batch = positive_int("eval_batch", eval_batch)
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
@@ -217,7 +228,7 @@ class Trainer:
         """
         self._stop = False
         self.interrupted = False
-        with num_threads(self.threads), _SigintToFlag(self):
+        with num_threads(self.threads), blas_limit(self.blas_threads), _SigintToFlag(self):
             while self.iteration < self.total_steps and not self._stop:
                 self._run_one()
         if self._stop and self.iteration < self.total_steps:
@@ -369,6 +380,15 @@ def evaluate(net, x, t, batch_size=10000, buffers=None):
         loss += K.softmax_loss_labels(ac, tc, yc) * n
         correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
     return correct / N, loss / N
+
+
+def blas_limit(n):
+    """Context: the BLAS thread pools limited to n threads (a no-op for None or
+    without threadpoolctl)."""
+    if n is None or _threadpoolctl is None:
+        return contextlib.nullcontext()
+    import scipy.linalg.cython_blas  # noqa: F401  (numba's np.dot uses SciPy's BLAS: load it first)
+    return _threadpoolctl.threadpool_limits(limits=n, user_api="blas")
 
 
 def _data(net, xname, x, tname, t):

@@ -8,7 +8,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
-COMMANDS = ("demo",)
+COMMANDS = ("train", "evaluate", "demo")
 
 
 def build_parser():
