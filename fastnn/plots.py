@@ -1,36 +1,31 @@
-"""Figures of chapter 4: the gradient field of x0^2 + x1^2 and a gradient-descent path.
+"""Plots written to files (matplotlib, headless).
 
-Headless: figures are built with ``matplotlib.figure.Figure`` (no pyplot, no
-backend switch) and written atomically to a file (temporary file in the
-target directory, then ``os.replace``).
+Figures are built with ``matplotlib.figure.Figure`` and saved with
+``savefig``: no pyplot, no backend switching, no windows.  Each file is
+written atomically, so a failed save leaves any previous file in place.
+
+Chapter 4: the gradient field of x0^2 + x1^2 and a gradient-descent path.
+Training: accuracy per epoch (the book's figure) and loss per iteration.
 """
 import os
-import tempfile
 
 import numpy as np
 
+from ._atomic import atomic_write
 from .gradient import gradient_descent, numerical_gradient
 
 
+def _save(fig, path):
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+    with atomic_write(path) as f:
+        fig.savefig(f, format=fmt, dpi=100)
+    return path
+
+
+# -- chapter 4: gradients ------------------------------------------------------
 def function_2(x):
     """f(x0, x1) = x0^2 + x1^2, the book's example."""
     return x[0] ** 2 + x[1] ** 2
-
-
-def _save(fig, path):
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=suffix[1:], dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def plot_gradient_field(path, f=function_2, *, lim=2.0, step=0.25):
@@ -78,3 +73,44 @@ def plot_descent_path(path, f=function_2, init_x=(-3.0, 4.0), lr=0.1, step_num=2
     ax.set_ylabel("X1")
     ax.set_title(f"gradient descent, lr={lr}, {step_num} steps")
     return _save(fig, path)
+
+
+# -- training curves ------------------------------------------------------------
+def plot_accuracy(history, path):
+    """Train and test accuracy per epoch, as in the book's figure; saved to ``path``.
+
+    history: a Trainer history (``epoch``, ``train_acc``, ``test_acc`` lists).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), layout="tight")
+    ax = fig.add_subplot()
+    epochs = history["epoch"]
+    ax.plot(epochs, history["train_acc"], marker="o", markersize=3, label="train acc")
+    test = [a for a in history["test_acc"] if a is not None]
+    if test:
+        ax.plot(epochs, history["test_acc"], marker="s", markersize=3, linestyle="--",
+                label="test acc")
+    ax.set_xlabel("epochs")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1.0)
+    ax.legend(loc="lower right")
+    _save(fig, path)
+
+
+def plot_loss(history, path):
+    """The mini-batch loss at every iteration, with its per-epoch mean; saved to ``path``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), layout="tight")
+    ax = fig.add_subplot()
+    loss = history["loss"]
+    ax.plot(range(1, len(loss) + 1), loss, linewidth=0.6, alpha=0.7, label="batch loss")
+    if history["iteration"]:
+        ax.plot(history["iteration"], history["train_loss"], marker="o", markersize=3,
+                label="epoch mean")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="upper right")
+    _save(fig, path)

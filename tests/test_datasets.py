@@ -37,7 +37,7 @@ from fastnn.datasets import (
     verify,
     write_idx,
 )
-from fastnn.datasets._atomic import atomic_write
+from fastnn._atomic import atomic_write
 
 SAMPLE_DIR = Path(str(resources.files("fastnn.datasets") / "sample"))
 STEMS = (

@@ -8,7 +8,7 @@ import importlib
 import sys
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
-COMMANDS = ("demo", "gradcheck", "bench")
+COMMANDS = ("train", "evaluate", "demo", "gradcheck", "bench")
 
 
 def build_parser():

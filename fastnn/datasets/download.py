@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
-from ._atomic import atomic_write
+from .._atomic import atomic_write
 
 __all__ = ["DownloadError", "Resource", "fetch", "verify"]
 

@@ -1,0 +1,161 @@
+"""Weights and training checkpoints as .npz files that load without pickle.
+
+A weights file holds the arrays W1, b1, W2, b2 and ``meta``: a JSON text
+in a 0-d unicode array, with the format name, the layer sizes, the
+activation and the dtype. A checkpoint holds the same plus the trainer's
+state (counters, the random generator's state, optimizer arrays, the
+current epoch's order, the history) so that a run can continue exactly.
+Everything reads back with ``np.load(path, allow_pickle=False)``; files are
+written atomically (temporary file, fsync, rename), so an interrupted save
+leaves the previous file intact.
+
+    save_params(net, "weights.npz")
+    net = load_net("weights.npz")
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from ._atomic import atomic_write
+from .network import ACTIVATIONS, PARAM_NAMES, TwoLayerNet
+
+__all__ = ["CheckpointError", "load_checkpoint", "load_net", "load_params", "save_checkpoint",
+           "save_params"]
+
+WEIGHTS_FORMAT = "fastnn-weights"
+CHECKPOINT_FORMAT = "fastnn-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A weights or checkpoint file is missing, truncated, corrupt or of another kind."""
+
+
+def _net_meta(net):
+    D, H, C = net.sizes
+    return {"sizes": [D, H, C], "activation": net.activation, "dtype": net.dtype.name}
+
+
+def _write(path, arrays, meta):
+    text = json.dumps(meta, separators=(",", ":"))  # NaN of a diverged run reads back too
+    with atomic_write(path) as f:
+        np.savez(f, meta=np.array(text), **arrays)
+
+
+def save_params(net, path, **extra):
+    """Write net's parameters and shape to ``path`` (.npz); ``extra`` goes into the metadata."""
+    meta = {"format": WEIGHTS_FORMAT, "version": VERSION, "net": _net_meta(net), "extra": extra}
+    _write(path, {k: net.params[k] for k in PARAM_NAMES}, meta)
+
+
+def save_checkpoint(state, path, **extra):
+    """Write a ``Trainer.state_dict()`` to ``path`` (.npz); ``extra`` goes into the metadata."""
+    arrays = {k: state["params"][k] for k in PARAM_NAMES}
+    opt = state["optimizer"]
+    arrays.update({f"optimizer.{k}": v for k, v in opt["arrays"].items()})
+    if state["order"] is not None:
+        arrays["order"] = np.asarray(state["order"], dtype=np.int64)
+    meta = {
+        "format": CHECKPOINT_FORMAT, "version": VERSION, "net": state["net"],
+        "optimizer": {"name": opt["name"], "scalars": opt["scalars"]},
+        "counters": state["counters"], "rng": state["rng"], "config": state["config"],
+        "history": state["history"], "extra": extra,
+    }
+    _write(path, arrays, meta)
+
+
+def _read(path, formats):
+    """(meta, arrays) of a file written by this module, or CheckpointError naming the file."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise CheckpointError(f"{path}: not a .npz archive (a single .npy array)")
+        with z:
+            arrays = {k: z[k] for k in z.files}
+    except CheckpointError:
+        raise
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, expected a .npz file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise CheckpointError(f"{path}: not a readable .npz file, truncated or corrupt ({e})") from None
+    for k, v in arrays.items():
+        if not isinstance(v, np.ndarray):  # NpzFile hands back raw bytes for a non-.npy member
+            raise CheckpointError(f"{path}: entry {k!r} is not a numpy array; corrupt file")
+    try:
+        meta = json.loads(str(arrays.pop("meta")[()]))
+    except KeyError:
+        raise CheckpointError(f"{path}: no 'meta' entry; not written by fastnn") from None
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: unreadable metadata ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") not in formats:
+        got = meta.get("format") if isinstance(meta, dict) else None
+        raise CheckpointError(f"{path}: expected a {' or '.join(formats)} file, got format {got!r}")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: format version {meta.get('version')!r}, this fastnn reads {VERSION}")
+    return meta, arrays
+
+
+def _params(path, meta, arrays):
+    """The four parameter arrays, checked against the sizes and dtype in meta."""
+    try:
+        net = meta["net"]
+        D, H, C = (int(s) for s in net["sizes"])
+        dtype = np.dtype(net["dtype"])
+        activation = net["activation"]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: bad network description in the metadata ({e})") from None
+    if dtype not in (np.float32, np.float64) or activation not in ACTIVATIONS:
+        raise CheckpointError(f"{path}: unsupported network {net}")
+    shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
+    params = {}
+    for k in PARAM_NAMES:
+        a = arrays.get(k)
+        if a is None:
+            raise CheckpointError(f"{path}: missing array {k}")
+        if a.shape != shapes[k] or a.dtype != dtype:
+            raise CheckpointError(f"{path}: {k} is {a.shape} {a.dtype}, expected {shapes[k]} {dtype}")
+        if not np.isfinite(a).all():
+            raise CheckpointError(f"{path}: {k} holds NaN or inf")
+        params[k] = np.ascontiguousarray(a)
+    return (D, H, C), activation, dtype, params
+
+
+def load_params(path):
+    """(params dict, meta) from a weights file or a checkpoint."""
+    meta, arrays = _read(path, (WEIGHTS_FORMAT, CHECKPOINT_FORMAT))
+    return _params(path, meta, arrays)[3], meta
+
+
+def load_net(path):
+    """A TwoLayerNet with the parameters saved in ``path`` (weights file or checkpoint)."""
+    meta, arrays = _read(path, (WEIGHTS_FORMAT, CHECKPOINT_FORMAT))
+    (D, H, C), activation, dtype, params = _params(path, meta, arrays)
+    net = TwoLayerNet(D, H, C, activation=activation, dtype=dtype, seed=0)
+    net.params.update(params)
+    return net
+
+
+def load_checkpoint(path):
+    """(state for ``Trainer.load_state_dict``, extra metadata) from a checkpoint file."""
+    meta, arrays = _read(path, (CHECKPOINT_FORMAT,))
+    _, _, _, params = _params(path, meta, arrays)
+    try:
+        opt = meta["optimizer"]
+        state = {
+            "net": meta["net"], "params": params,
+            "optimizer": {"name": opt["name"], "scalars": opt["scalars"],
+                          "arrays": {k[len("optimizer."):]: v for k, v in arrays.items()
+                                     if k.startswith("optimizer.")}},
+            "counters": meta["counters"], "rng": meta["rng"], "config": meta["config"],
+            "order": arrays.get("order"), "history": meta["history"],
+        }
+    except (KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: incomplete checkpoint metadata (missing {e})") from None
+    return state, meta.get("extra", {})

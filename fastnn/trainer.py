@@ -1,0 +1,478 @@
+"""Mini-batch training of a TwoLayerNet, as in the book's training loop, made repeatable.
+
+    trainer = Trainer(net, x_train, t_train, x_test, t_test, lr=0.1, batch_size=100,
+                      iterations=10000, seed=0)
+    history = trainer.fit()
+
+Each iteration draws a mini-batch, computes the gradient (backprop or
+numerical) and updates the parameters; each epoch ends with the accuracy on
+the whole training and test sets, as the book records it.
+
+Sampling:
+
+- "shuffle" (default): every epoch visits every training sample exactly once,
+  in a fresh random order. The last batch of an epoch is smaller when
+  batch_size does not divide the number of samples (it is kept, not dropped),
+  so an epoch is ceil(N / batch_size) iterations.
+- "random": the book's ``np.random.choice(train_size, batch_size)``: each
+  batch drawn with replacement, and an epoch counted as max(N // batch_size, 1)
+  iterations.
+
+All randomness comes from one ``np.random.default_rng(seed)``: the same seed,
+data and settings give the same parameters and history, bit for bit (for one
+thread count; BLAS may sum in another order with more threads).
+
+Ctrl-C stops training after the batch in progress: ``fit`` then raises
+TrainingInterrupted with a consistent trainer, whose ``state_dict()`` can be
+saved (see fastnn.checkpoint) and restored with ``load_state_dict`` to continue
+exactly where the run stopped.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+
+import numpy as np
+
+import kernels as K
+
+from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
+from .network import PARAM_NAMES, TwoLayerNet
+from .optimizers import SGD, Adam, Momentum
+from .threads import num_threads
+
+try:  # the fused training step, where this version of fastnn has it
+    from . import fused as _fused
+except ImportError:
+    _fused = None
+try:
+    import threadpoolctl as _threadpoolctl
+except ImportError:
+    _threadpoolctl = None
+
+__all__ = ["SAMPLING", "Trainer", "TrainingInterrupted", "optimizer_state", "load_optimizer_state"]
+
+SAMPLING = ("shuffle", "random")
+GRADS = ("backprop", "numerical")
+#: Iterations of the book's run (iters_num), used when neither epochs nor iterations is given.
+BOOK_ITERATIONS = 10000
+#: Per-epoch summaries kept in ``history``, one list entry per epoch.
+EPOCH_KEYS = ("epoch", "iteration", "train_acc", "test_acc", "train_loss", "test_loss", "time")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or a callback's KeyboardInterrupt) stopped ``fit`` between two batches.
+
+    ``trainer`` is consistent: ``trainer.state_dict()`` resumes the run exactly.
+    """
+
+    def __init__(self, trainer):
+        super().__init__(f"training stopped after iteration {trainer.iteration}")
+        self.trainer = trainer
+
+
+def new_history():
+    """An empty history: per-epoch lists (EPOCH_KEYS) and ``loss`` per iteration."""
+    h = {k: [] for k in EPOCH_KEYS}
+    h["loss"] = []
+    return h
+
+
+class Trainer:
+    """Train ``net`` on (x_train, t_train) with mini-batch gradient descent.
+
+    net: a TwoLayerNet; the data are converted once to its dtype.
+    x_train: (N, input_size) numbers; t_train: (N,) integer labels or (N, C) one-hot.
+    x_test, t_test: evaluated at the end of every epoch (optional, both or neither).
+    optimizer: anything with ``update(params, grads)``; default SGD(lr). ``lr`` is
+        used only to build the default.
+    batch_size: samples per iteration, at most N.
+    epochs, iterations: how long to train (at most one of them; if neither, the
+        book's 10,000 iterations). With ``iterations`` the last epoch may be partial;
+        it is evaluated like the others.
+    sampling: "shuffle" or "random" (see the module docstring).
+    grad: "backprop" or "numerical" (``net.numerical_gradient(x, t, method=
+        numerical_method)``, far slower; for checking and teaching).
+    fused: use fastnn.fused's training step for backprop + SGD when available
+        (None: when available; True: required; False: never).
+    seed: seed of the ``np.random.default_rng`` that draws the batches.
+    threads: numba threads during ``fit`` (None keeps the current count).
+    blas_threads: threads of the BLAS pools (OpenBLAS of NumPy and of SciPy, which
+        numba's ``np.dot`` calls) during ``fit``, set with threadpoolctl; None leaves
+        them alone. Default 1: the products of a training step are small, and a
+        BLAS pool that competes with other work for the cores can make training
+        ten times slower (measured on a busy two-core machine).
+    eval_batch: samples per forward pass when evaluating.
+    callbacks: callables ``cb(trainer, event)``, event "step" after each iteration
+        or "epoch" after each epoch's evaluation; ``trainer.last_loss`` and
+        ``trainer.history`` hold the latest values. Raising KeyboardInterrupt from
+        a callback stops training like Ctrl-C.
+    """
+
+    def __init__(self, net, x_train, t_train, x_test=None, t_test=None, *, optimizer=None,
+                 lr=0.1, batch_size=100, epochs=None, iterations=None, sampling="shuffle",
+                 grad="backprop", numerical_method="incremental", fused=None, seed=None,
+                 threads=None, blas_threads=1, eval_batch=10000, callbacks=()):
+        if not isinstance(net, TwoLayerNet):
+            raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
+        self.net = net
+        self.x_train, self.t_train = _data(net, "x_train", x_train, "t_train", t_train)
+        if (x_test is None) != (t_test is None):
+            raise ValueError("x_test, t_test: give both or neither")
+        self.x_test = self.t_test = None
+        if x_test is not None:
+            self.x_test, self.t_test = _data(net, "x_test", x_test, "t_test", t_test)
+        N = self.x_train.shape[0]
+
+        self.batch_size = positive_int("batch_size", batch_size)
+        if self.batch_size > N:
+            raise ValueError(f"batch_size: expected at most the {N} training samples, got {batch_size}")
+        if sampling not in SAMPLING:
+            raise ValueError(f"sampling: expected one of {', '.join(SAMPLING)}, got {sampling!r}")
+        self.sampling = sampling
+        self.steps_per_epoch = (math.ceil(N / self.batch_size) if sampling == "shuffle"
+                                else max(N // self.batch_size, 1))
+        if epochs is not None and iterations is not None:
+            raise ValueError("epochs, iterations: give one of them, not both")
+        if epochs is not None:
+            self.total_steps = positive_int("epochs", epochs) * self.steps_per_epoch
+        else:
+            self.total_steps = positive_int(
+                "iterations", BOOK_ITERATIONS if iterations is None else iterations)
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+
+        if optimizer is None:
+            optimizer = SGD(lr)
+        elif not callable(getattr(optimizer, "update", None)):
+            raise TypeError(f"optimizer: expected an object with update(params, grads), "
+                            f"got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        if grad not in GRADS:
+            raise ValueError(f"grad: expected one of {', '.join(GRADS)}, got {grad!r}")
+        self.grad = grad
+        self.numerical_method = numerical_method
+        if grad == "numerical" and not hasattr(net, "numerical_gradient"):
+            raise ValueError("grad: 'numerical' needs TwoLayerNet.numerical_gradient, "
+                             "which this version of fastnn does not have")
+        if fused not in (None, True, False):
+            raise ValueError(f"fused: expected None, True or False, got {fused!r}")
+        self._fused_step = None
+        if grad == "backprop" and type(optimizer) is SGD and fused is not False \
+                and _fused is not None and hasattr(_fused, "FusedSGD"):
+            self._fused_step = _fused.FusedSGD(net, optimizer.lr).step
+        if fused is True and self._fused_step is None:
+            raise ValueError("fused: the fused step needs grad='backprop', plain SGD and "
+                             "fastnn.fused, which this version of fastnn does not have")
+        #: "fused", "layers" or "numerical": how ``_step`` computes an iteration.
+        self.step_kind = ("numerical" if grad == "numerical"
+                          else "fused" if self._fused_step is not None else "layers")
+
+        with num_threads(threads):  # validates the count now, not after loading data
+            pass
+        self.threads = threads
+        self.blas_threads = None if blas_threads is None else positive_int("blas_threads", blas_threads)
+        self.eval_batch = positive_int("eval_batch", eval_batch)
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks: expected callables, got {type(cb).__name__}")
+
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.iteration = 0          # iterations done
+        self.epoch = 0              # epochs completed (evaluated)
+        self._pos = 0               # iterations done in the current epoch
+        self._epoch_time = 0.0      # seconds spent in the current epoch so far
+        self._order = None          # the current epoch's permutation (shuffle)
+        self.last_loss = None
+        self.history = new_history()
+        self.interrupted = False
+        self._stop = False
+        B = self.batch_size
+        self._xb = np.empty((B, self.x_train.shape[1]), dtype=net.dtype)
+        self._tb = np.empty(B, dtype=np.intp)
+        self._eval_buffers = None
+
+    # -- one iteration ---------------------------------------------------
+    def _step(self, x, t):
+        """One update on the batch (x, t); returns the batch loss before the update."""
+        if self._fused_step is not None:
+            return float(self._fused_step(x, t))
+        net = self.net
+        if self.grad == "numerical":
+            loss = net.loss(x, t)
+            grads = net.numerical_gradient(x, t, method=self.numerical_method)
+        else:
+            grads = net.gradient(x, t)
+            loss = net._last.loss
+        self.optimizer.update(net.params, grads)
+        return float(loss)
+
+    def _batch_indices(self):
+        if self.sampling == "random":
+            return self.rng.choice(self.x_train.shape[0], self.batch_size)
+        if self._pos == 0:
+            self._order = self.rng.permutation(self.x_train.shape[0])
+        B = self.batch_size
+        return self._order[self._pos * B:(self._pos + 1) * B]
+
+    # -- the loop --------------------------------------------------------
+    def fit(self):
+        """Train until ``total_steps`` iterations are done; returns ``history``.
+
+        Continues from the current counters, so calling it after
+        ``load_state_dict`` resumes a run. Raises TrainingInterrupted on Ctrl-C.
+        """
+        self._stop = False
+        self.interrupted = False
+        with num_threads(self.threads), blas_limit(self.blas_threads), _SigintToFlag(self):
+            while self.iteration < self.total_steps and not self._stop:
+                self._run_one()
+        if self._stop and self.iteration < self.total_steps:
+            self.interrupted = True
+            raise TrainingInterrupted(self)
+        return self.history
+
+    def _run_one(self):
+        t0 = time.perf_counter()
+        idx = self._batch_indices()
+        n = idx.shape[0]
+        xb, tb = self._xb[:n], self._tb[:n]
+        np.take(self.x_train, idx, axis=0, out=xb)
+        np.take(self.t_train, idx, out=tb)
+        loss = self._step(xb, tb)
+        self.iteration += 1
+        self._pos += 1
+        self.last_loss = loss
+        self.history["loss"].append(loss)
+        self._epoch_time += time.perf_counter() - t0
+        self._notify("step")
+        if self._pos == self.steps_per_epoch or self.iteration == self.total_steps:
+            self._end_epoch()
+
+    def _end_epoch(self):
+        t0 = time.perf_counter()
+        h = self.history
+        train_acc, _ = self.evaluate(self.x_train, self.t_train)
+        test_acc = test_loss = None
+        if self.x_test is not None:
+            test_acc, test_loss = self.evaluate(self.x_test, self.t_test)
+        self._epoch_time += time.perf_counter() - t0
+        self.epoch += 1
+        losses = h["loss"][self.iteration - self._pos:]
+        for key, value in zip(EPOCH_KEYS, (self.epoch, self.iteration, train_acc, test_acc,
+                                           float(np.mean(losses)), test_loss, self._epoch_time)):
+            h[key].append(value)
+        self._pos = 0
+        self._epoch_time = 0.0
+        self._order = None
+        self._notify("epoch")
+
+    def _notify(self, event):
+        for cb in self.callbacks:
+            try:
+                cb(self, event)
+            except KeyboardInterrupt:
+                self._stop = True
+
+    # -- evaluation --------------------------------------------------------
+    def evaluate(self, x, t):
+        """(accuracy, mean loss) of the net on already-checked data, by forward passes only."""
+        return evaluate(self.net, x, t, self.eval_batch, self._buffers())
+
+    def _buffers(self):
+        _, H, C = self.net.sizes
+        B = min(self.eval_batch, max(self.x_train.shape[0],
+                                     0 if self.x_test is None else self.x_test.shape[0]))
+        buf = self._eval_buffers
+        if buf is None or buf[0].shape != (B, H):
+            dt = self.net.dtype
+            buf = self._eval_buffers = (np.empty((B, H), dt), np.empty((B, C), dt), np.empty((B, C), dt))
+        return buf
+
+    # -- checkpoints -------------------------------------------------------
+    def config(self):
+        """The settings that define this run (JSON-compatible)."""
+        return {
+            "n_train": int(self.x_train.shape[0]),
+            "n_test": 0 if self.x_test is None else int(self.x_test.shape[0]),
+            "batch_size": self.batch_size, "sampling": self.sampling,
+            "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
+            "epochs": self.epochs, "grad": self.grad, "numerical_method": self.numerical_method,
+            "seed": self.seed, "optimizer": type(self.optimizer).__name__,
+        }
+
+    def state_dict(self):
+        """Everything needed to continue this run exactly: a dict of JSON-compatible
+        values plus numpy arrays (params, optimizer state, the epoch's order)."""
+        net = self.net
+        D, H, C = net.sizes
+        return {
+            "net": {"sizes": [D, H, C], "activation": net.activation, "dtype": net.dtype.name},
+            "params": {k: net.params[k].copy() for k in PARAM_NAMES},
+            "optimizer": optimizer_state(self.optimizer),
+            "counters": {"iteration": self.iteration, "epoch": self.epoch, "pos": self._pos,
+                         "epoch_time": self._epoch_time},
+            "rng": self.rng.bit_generator.state,
+            "order": None if self._order is None else self._order.copy(),
+            "config": self.config(),
+            "history": {k: list(v) for k, v in self.history.items()},
+        }
+
+    def load_state_dict(self, state):
+        """Continue the run saved by ``state_dict``; the trainer must have the same
+        data sizes, batch size and sampling (the total length may differ)."""
+        mine, saved = self.config(), state["config"]
+        for key in ("n_train", "batch_size", "sampling", "steps_per_epoch"):
+            if mine[key] != saved[key]:
+                raise ValueError(f"state: saved with {key}={saved[key]!r}, this trainer has {mine[key]!r}")
+        net = self.net
+        D, H, C = net.sizes
+        if list(state["net"]["sizes"]) != [D, H, C] or state["net"]["activation"] != net.activation \
+                or state["net"]["dtype"] != net.dtype.name:
+            raise ValueError(f"state: saved for a {state['net']} network, not "
+                             f"{[D, H, C]} {net.activation} {net.dtype.name}")
+        c = state["counters"]
+        if not 0 <= c["pos"] < self.steps_per_epoch or c["iteration"] > self.total_steps:
+            raise ValueError(f"state: counters {c} do not fit a run of {self.total_steps} iterations")
+        for k in PARAM_NAMES:
+            net.params[k][...] = state["params"][k]
+        load_optimizer_state(self.optimizer, state["optimizer"])
+        self.iteration, self.epoch, self._pos = int(c["iteration"]), int(c["epoch"]), int(c["pos"])
+        self._epoch_time = float(c["epoch_time"])
+        self.rng.bit_generator.state = state["rng"]
+        order = state.get("order")
+        self._order = None if order is None else np.asarray(order, dtype=np.intp)
+        if self.sampling == "shuffle" and self._pos and (
+                self._order is None or self._order.shape != (self.x_train.shape[0],)):
+            raise ValueError("state: the current epoch's order is missing or of the wrong size")
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        if len(self.history.get("loss", ())) != self.iteration:
+            raise ValueError("state: history does not match the iteration counter")
+        self.last_loss = self.history["loss"][-1] if self.iteration else None
+
+
+def evaluate(net, x, t, batch_size=10000, buffers=None):
+    """(accuracy, mean cross-entropy) of ``net`` on x (N, D) of its dtype and labels t (N,).
+
+    Forward passes only, straight to the kernels, in chunks of ``batch_size``
+    rows through preallocated buffers: no copies of the data, no layer caches.
+    """
+    p = net.params
+    N = x.shape[0]
+    _, H, C = net.sizes
+    B = min(batch_size, N)
+    h, a, y = buffers if buffers is not None else (
+        np.empty((B, H), net.dtype), np.empty((B, C), net.dtype), np.empty((B, C), net.dtype))
+    act = K.relu if net.activation == "relu" else K.sigmoid
+    correct = 0
+    loss = 0.0
+    for i in range(0, N, B):
+        xc, tc = x[i:i + B], t[i:i + B]
+        n = xc.shape[0]
+        hc, ac, yc = h[:n], a[:n], y[:n]
+        K.affine_forward(xc, p["W1"], p["b1"], hc)
+        act(hc.reshape(-1), hc.reshape(-1))
+        K.affine_forward(hc, p["W2"], p["b2"], ac)
+        loss += K.softmax_loss_labels(ac, tc, yc) * n
+        correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
+    return correct / N, loss / N
+
+
+def blas_limit(n):
+    """Context: the BLAS thread pools limited to n threads (a no-op for None or
+    without threadpoolctl)."""
+    if n is None or _threadpoolctl is None:
+        return contextlib.nullcontext()
+    import scipy.linalg.cython_blas  # noqa: F401  (numba's np.dot uses SciPy's BLAS: load it first)
+    return _threadpoolctl.threadpool_limits(limits=n, user_api="blas")
+
+
+def _data(net, xname, x, tname, t):
+    """x as a C-contiguous array of the net's dtype, t as intp labels; checked."""
+    D, _, C = net.sizes
+    if not isinstance(x, np.ndarray):
+        x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{xname}: expected (N, {D}) numbers, got {describe(x)}")
+    x = as_float_array(xname, np.ascontiguousarray(x, dtype=net.dtype), shape=(None, D),
+                       dtype=net.dtype)
+    N = x.shape[0]
+    t = t if isinstance(t, np.ndarray) else np.asarray(t)
+    if t.ndim == 2:
+        if t.shape != (N, C):
+            raise ShapeError(f"{tname}: expected ({N},) integer labels or ({N}, {C}) one-hot, "
+                             f"got {describe(t)}")
+        labels = np.argmax(t, axis=1)
+        if not (np.all(np.sum(t, axis=1) == 1) and np.all(t[np.arange(N), labels] == 1)):
+            raise ValueError(f"{tname}: expected one-hot rows (a single 1, zeros elsewhere)")
+        t = labels
+    return x, as_labels(tname, t, N, C)
+
+
+# -- optimizer state, for checkpoints ---------------------------------------
+def optimizer_state(opt):
+    """{"name", "scalars", "arrays"} of an SGD, Momentum or Adam (JSON scalars + arrays)."""
+    name = type(opt).__name__
+    scalars, arrays = {}, {}
+    if isinstance(opt, SGD):
+        scalars = {"lr": opt.lr}
+    elif isinstance(opt, Momentum):
+        scalars = {"lr": opt.lr, "momentum": opt.momentum}
+        if opt.v is not None:
+            arrays = {f"v.{k}": v.copy() for k, v in opt.v.items()}
+    elif isinstance(opt, Adam):
+        scalars = {"lr": opt.lr, "beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
+                   "iter": opt.iter}
+        if opt.m is not None:
+            arrays = {f"m.{k}": v.copy() for k, v in opt.m.items()}
+            arrays.update({f"v.{k}": v.copy() for k, v in opt.v.items()})
+    else:
+        scalars = None  # unknown optimizer: its state is not saved
+    return {"name": name, "scalars": scalars, "arrays": arrays}
+
+
+def load_optimizer_state(opt, state):
+    """Restore what optimizer_state saved into an optimizer of the same kind."""
+    if state["name"] != type(opt).__name__:
+        raise ValueError(f"state: optimizer {state['name']} saved, the trainer has {type(opt).__name__}")
+    if state["scalars"] is None:
+        return
+    for key, value in state["scalars"].items():
+        setattr(opt, key, value)
+    groups = {}
+    for key, arr in state["arrays"].items():
+        group, name = key.split(".", 1)
+        groups.setdefault(group, {})[name] = np.array(arr)
+    for group, values in groups.items():
+        setattr(opt, group, values)
+
+
+class _SigintToFlag:
+    """While active (main thread only), the first Ctrl-C asks the trainer to stop after
+    the current batch; a second one interrupts at once."""
+
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.old = None
+
+    def _handler(self, signum, frame):
+        if self.trainer._stop:
+            raise KeyboardInterrupt
+        self.trainer._stop = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self.old = signal.signal(signal.SIGINT, self._handler)
+            except ValueError:
+                self.old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        return False
