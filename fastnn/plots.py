@@ -19,7 +19,7 @@ def _save(fig, path):
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
     with atomic_write(path) as f:
         fig.savefig(f, format=fmt, dpi=100)
-    return path
+    return os.fspath(path)
 
 
 # -- chapter 4: gradients ------------------------------------------------------
