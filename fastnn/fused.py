@@ -1,22 +1,31 @@
-"""Fused SGD training step for :class:`~fastnn.network.TwoLayerNet`.
+"""Fused SGD training steps for :class:`~fastnn.network.TwoLayerNet`.
 
 ``FusedSGD(net, lr).step(x, t)`` does what ``net.gradient(x, t)`` followed
 by ``SGD(lr).update(net.params, grads)`` does, in one compiled call with
 buffers reused from step to step, and returns the loss of the batch before
-the update.  See :mod:`kernels.fused` for how.
+the update.  For training, ``prepare(x, t)`` compresses a whole data set
+once and ``run(data, order, start, nsteps, batch)`` takes many steps over
+row numbers in one call, with no batch copied.  See :mod:`kernels.fused`.
 """
+from collections import namedtuple
+
 import numba
 import numpy as np
 
 import kernels.fused as KF
+from kernels.sparse import to_csr
 
-from ._checks import ShapeError, as_float_array, describe, positive_float
+from ._checks import ShapeError, as_float_array, describe, positive_float, positive_int
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
+#: A data set ready for :meth:`FusedSGD.run`: ``csr`` of the inputs, integer
+#: ``labels`` (N,) or None, dense ``targets`` (N, C) or None.
+FusedData = namedtuple("FusedData", ["csr", "labels", "targets"])
+
 
 class FusedSGD:
-    """Plain SGD on a TwoLayerNet, one fused kernel call per step.
+    """Plain SGD on a TwoLayerNet, fused kernels.
 
     net: the network (its ``params`` are updated in place, so its layers see
     the new values); lr: learning rate; parallel: None chooses by batch size
@@ -28,7 +37,7 @@ class FusedSGD:
         self.lr = positive_float("lr", lr)
         self.parallel = parallel
         self._buffers = {}
-        self._no_targets = {}
+        self._losses = np.empty(0)
 
     def _params(self):
         p = self.net.params
@@ -40,7 +49,7 @@ class FusedSGD:
         return p["W1"], p["b1"], p["W2"], p["b2"]
 
     def buffers(self, n):
-        """Work buffers for batches of n samples and the current thread count (cached)."""
+        """Work buffers for batches of up to n samples and the current thread count (cached)."""
         threads = numba.get_num_threads()
         key = (n, threads)
         buf = self._buffers.get(key)
@@ -66,28 +75,50 @@ class FusedSGD:
             return None, as_float_array("t", t.astype(self.net.dtype, copy=False), shape=(n, C))
         raise ShapeError(f"t: expected ({n},) integer labels or ({n}, {C}) one-hot, got {describe(t)}")
 
-    def step(self, x, t):
-        """One SGD step on the batch (x, t); returns the loss before the update.
-
-        x: (N, input_size) of the net's dtype, finite; t: integer labels (N,)
-        or one-hot / soft targets (N, output_size).
-        """
+    def _check_x(self, x):
         D, _, C = self.net.sizes
         dt = self.net.dtype
         if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == D and x.shape[0] > 0):
             raise ShapeError(f"x: expected (N, {D}) {dt}, got {describe(x)}")
         if x.dtype != dt:
             raise TypeError(f"x: expected (N, {D}) {dt}, got {describe(x)}")
-        if not x.flags.c_contiguous:
-            x = np.ascontiguousarray(x)
+        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+    def prepare(self, x, t):
+        """Check and compress a data set once: x (N, input_size), t labels (N,) or (N, C)."""
+        x = self._check_x(x)
+        labels, dense = self._targets(t, x.shape[0], self.net.sizes[2])
+        return FusedData(to_csr(x), labels, dense)
+
+    def run(self, data, order, start, nsteps, batch):
+        """``nsteps`` SGD steps; step s on rows ``order[start + s*batch:][:batch]`` of ``data``.
+
+        data: from :meth:`prepare`; order: int64 row numbers.  Returns the
+        (nsteps,) float64 losses, each before its update (a view, valid until
+        the next call).
+        """
+        nsteps = positive_int("nsteps", nsteps)
+        batch = positive_int("batch", batch)
+        if not 0 <= start < order.size or start + (nsteps - 1) * batch >= order.size:
+            raise ValueError(f"start, nsteps, batch: steps {start} + {nsteps} x {batch} "
+                             f"leave order of size {order.size}")
+        if self._losses.size < nsteps:
+            self._losses = np.empty(nsteps)
+        labels = data.labels if data.labels is not None else np.zeros(0, np.intp)
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        return KF.train_steps(data.csr, labels, order, start, nsteps, batch, *self._params(),
+                              self.lr, self.buffers(batch), self._losses,
+                              activation=self.net.activation, targets=data.targets,
+                              parallel=self.parallel)
+
+    def step(self, x, t):
+        """One SGD step on the batch (x, t); returns the loss before the update.
+
+        x: (N, input_size) of the net's dtype, finite; t: integer labels (N,)
+        or one-hot / soft targets (N, output_size).
+        """
+        x = self._check_x(x)
         n = x.shape[0]
-        labels, dense = self._targets(t, n, C)
-        W1, b1, W2, b2 = self._params()
-        buf = self.buffers(n)
-        loss = KF.train_step(x, labels, W1, b1, W2, b2, self.lr, buf,
+        labels, dense = self._targets(t, n, self.net.sizes[2])
+        return KF.train_step(x, labels, *self._params(), self.lr, self.buffers(n),
                              activation=self.net.activation, targets=dense, parallel=self.parallel)
-        if buf.state[1]:
-            bad = np.flatnonzero(~np.isfinite(x.reshape(-1)))
-            raise ValueError(f"x: expected finite values, got {bad.size} non-finite "
-                             f"(first {x.reshape(-1)[bad[0]]} at flat index {bad[0]}) in {describe(x)}")
-        return loss

@@ -1,30 +1,26 @@
-"""One SGD training step of the two-layer network in a single kernel call.
+"""SGD training steps of the two-layer network, fused into compiled loops.
 
-Forward (affine, sigmoid or ReLU, affine, softmax-with-loss), backward and
-the update ``W <- W - lr * dW`` for W1, b1, W2, b2, in place, with the same
-formulas and the same order of operations per element as the layer-by-layer
-path (``kernels.affine``, ``kernels.activations``, ``kernels.losses``), so
-the result equals ``gradient()`` followed by ``SGD.update`` up to rounding.
+One step is the forward pass (affine, sigmoid or ReLU, affine,
+softmax-with-loss), the backward pass and the update ``W <- W - lr * dW``
+of W1, b1, W2, b2 in place: the formulas of the layer-by-layer path
+(``kernels.affine``, ``kernels.activations``, ``kernels.losses``), so the
+result equals ``gradient()`` followed by ``SGD.update`` up to rounding.
 
-Zero pixels are skipped.  Each sample's non-zero columns are listed while it
-is read; the first-layer product ``x @ W1`` and its gradient ``x.T @ dA1``
-then loop over those columns only.  On MNIST (about 80 % zeros) this does a
-fifth of the dense arithmetic, on the same non-zero terms.  One difference
-from dense BLAS remains: a zero pixel times a non-finite gradient gives NaN
-there and nothing here.
+Inputs are read as compressed sparse rows (:mod:`kernels.sparse`): a data
+set is compressed once and a batch is a list of row numbers, so no batch is
+copied and zero pixels cost nothing.  The first-layer product
+``x @ W1`` loops over each sample's non-zero pixels; the first-layer update
+``W1 -= lr * x.T @ dA1`` is applied sample by sample over the same pixels,
+which needs no gradient buffer for W1.  On MNIST (about 80 % zeros) that is
+a fifth of the dense arithmetic.  :func:`train_steps` runs many steps in
+one call.
 
-Threads: no BLAS.  ``train_step_serial`` runs on the calling thread.
-``train_step_parallel`` splits the batch into ``T`` equal chunks (``T`` =
-the first dimension of the per-thread buffers, normally
-``numba.get_num_threads()``); each chunk accumulates its gradients into its
-own buffers, which are then merged, W1 row by row in parallel and the small
-parameters serially.  Nothing is shared between chunks, so there are no
-races.  Which of the two pays depends on the batch size: see
-:data:`PARALLEL_MIN_BATCH` and bench/.
-
-Buffers come from :func:`make_buffers` and can be reused for every step of
-one batch size.  Rows of the W1 gradient that no sample touches are neither
-cleared nor read: a per-row stamp says which rows hold this step's sums.
+Threads: no BLAS anywhere.  The ``*_serial`` kernels run on the calling
+thread; the ``*_parallel`` twins split each batch into T chunks of samples
+(T = ``buffers.gW2.shape[0]``) with private W2/b1/b2 gradients, merged
+serially, and the W1 update into T ranges of pixels, so no two threads
+write the same memory.  Which pays depends on the batch size:
+:data:`PARALLEL_MIN_BATCH`, measured in bench/.
 """
 from collections import namedtuple
 
@@ -33,53 +29,55 @@ from numba import prange
 
 from ._config import kernel
 from .losses import DELTA
+from .sparse import to_csr
 
-#: Batches from this size on use the parallel kernel when more than one thread is set.
+#: With more than one thread, batches from this size on use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
 
 ACTIVATION_CODES = {"sigmoid": 0, "relu": 1}
 
 FusedBuffers = namedtuple("FusedBuffers", [
-    "idx",    # (N, D) int32: non-zero columns of each sample, first cnt[n] valid
-    "cnt",    # (N,) int32
     "z1",     # (N, H): hidden activations
     "dy",     # (N, C): scores, then probabilities, then dL/dA2
     "da1",    # (N, H): dL/dA1
-    "gW1",    # (T, D, H): per-chunk W1 gradient, valid where mark == stamp
-    "mark",   # (T, D) int64: stamp of the step that last wrote each gW1 row
-    "gW2",    # (T, C, H): per-chunk W2 gradient, transposed
     "w2t",    # (C, H): W2 transposed, so that inner loops run over the hidden size
+    "gW2",    # (T, C, H): per-chunk W2 gradient, transposed
     "gb1",    # (T, H)
     "gb2",    # (T, C)
     "gloss",  # (T,) float64: per-chunk sums of log-probabilities
-    "row",    # (T, H): scratch row for merging gW1
-    "state",  # (2,) int64: [step stamp, count of non-finite inputs seen]
 ])
 
 
 def make_buffers(batch_size, input_size, hidden_size, output_size, dtype, threads=1):
-    """Work buffers for batches of ``batch_size`` and ``threads`` chunks."""
-    N, D, H, C, T = batch_size, input_size, hidden_size, output_size, max(1, threads)
+    """Work buffers for batches of up to ``batch_size`` samples and ``threads`` chunks."""
+    N, H, C, T = batch_size, hidden_size, output_size, max(1, threads)
     dt = np.dtype(dtype)
     return FusedBuffers(
-        idx=np.empty((N, D), np.int32), cnt=np.empty(N, np.int32),
         z1=np.empty((N, H), dt), dy=np.empty((N, C), dt), da1=np.empty((N, H), dt),
-        gW1=np.empty((T, D, H), dt), mark=np.zeros((T, D), np.int64),
-        gW2=np.empty((T, C, H), dt), w2t=np.empty((C, H), dt), gb1=np.empty((T, H), dt), gb2=np.empty((T, C), dt),
-        gloss=np.empty(T, np.float64), row=np.empty((T, H), dt), state=np.zeros(2, np.int64),
+        w2t=np.empty((C, H), dt), gW2=np.empty((T, C, H), dt), gb1=np.empty((T, H), dt),
+        gb2=np.empty((T, C), dt), gloss=np.empty(T, np.float64),
     )
 
 
 @kernel
-def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2T, b2, relu,
-           idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, stamp):
-    """Forward and backward of samples n0..n1-1 into chunk t's gradient buffers.
+def _transpose(a, out):
+    """out = a.T.  a: (R, K), out: (K, R)."""
+    R, K = a.shape
+    for r in range(R):
+        for k in range(K):
+            out[k, r] = a[r, k]
 
-    Returns the number of samples in the chunk whose x holds NaN or inf.
+
+@kernel
+def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1, W2T, b2, relu,
+             z1, dy, da1, gW2, gb1, gb2, gloss):
+    """Forward and backward of batch samples j0..j1-1 (data rows ``rows[j]``), all but dW1.
+
+    Writes z1, dy (= dL/dA2), da1 (= dL/dA1) rows j, and chunk t's sums of
+    the W2, b1, b2 gradients and of the log-probabilities.
     """
-    D, H = W1.shape
+    H = W1.shape[1]
     C = W2T.shape[0]
-    N = x.shape[0]
     dense = tdense.shape[0] > 0
     zero = W1.dtype.type(0.0)
     one = W1.dtype.type(1.0)
@@ -88,8 +86,6 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2T, b2, relu,
     gw2 = gW2[t]
     gbias1 = gb1[t]
     gbias2 = gb2[t]
-    gw1 = gW1[t]
-    mk = mark[t]
     for h in range(H):
         gbias1[h] = zero
     for c in range(C):
@@ -97,44 +93,33 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2T, b2, relu,
         for h in range(H):
             gw2[c, h] = zero
     logsum = 0.0
-    bad = 0
-    for n in range(n0, n1):
-        xr = x[n]
-        ir = idx[n]
-        # non-zero columns of this sample
-        m = 0
-        for d in range(D):
-            ir[m] = d
-            m += xr[d] != zero
-        cnt[n] = m
-        # a1 = x @ W1 + b1 over the non-zero columns, four at a time
-        zr = z1[n]
+    for j in range(j0, j1):
+        r = rows[j]
+        p0 = indptr[r]
+        p1 = indptr[r + 1]
+        # a1 = x @ W1 + b1 over the non-zero pixels, four at a time
+        zr = z1[j]
         for h in range(H):
             zr[h] = zero
-        chk = zero  # stays 0 unless a value is NaN or inf (x * 0 is NaN then)
-        k = 0
-        while k + 4 <= m:
-            v0 = xr[ir[k]]
-            v1 = xr[ir[k + 1]]
-            v2 = xr[ir[k + 2]]
-            v3 = xr[ir[k + 3]]
-            w0 = W1[ir[k]]
-            w1 = W1[ir[k + 1]]
-            w2 = W1[ir[k + 2]]
-            w3 = W1[ir[k + 3]]
-            chk += v0 * zero + v1 * zero + v2 * zero + v3 * zero
+        p = p0
+        while p + 4 <= p1:
+            v0 = values[p]
+            v1 = values[p + 1]
+            v2 = values[p + 2]
+            v3 = values[p + 3]
+            w0 = W1[indices[p]]
+            w1 = W1[indices[p + 1]]
+            w2 = W1[indices[p + 2]]
+            w3 = W1[indices[p + 3]]
             for h in range(H):
                 zr[h] += v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]
-            k += 4
-        while k < m:
-            v0 = xr[ir[k]]
-            w0 = W1[ir[k]]
-            chk += v0 * zero
+            p += 4
+        while p < p1:
+            v0 = values[p]
+            w0 = W1[indices[p]]
             for h in range(H):
                 zr[h] += v0 * w0[h]
-            k += 1
-        if chk != zero:
-            bad += 1
+            p += 1
         # z1 = activation(a1)
         if relu:
             for h in range(H):
@@ -145,7 +130,7 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2T, b2, relu,
                 a = zr[h] + b1[h]
                 zr[h] = one / (one + np.exp(-a))
         # a2 = z1 @ W2 + b2
-        yr = dy[n]
+        yr = dy[j]
         for c in range(C):
             wc = W2T[c]
             a = zero
@@ -165,99 +150,77 @@ def _chunk(n0, n1, t, x, labels, tdense, W1, b1, W2T, b2, relu,
         inv = one / s
         for c in range(C):
             yr[c] *= inv
-        # cross-entropy and dL/dA2 = (y - t) / N
+        # cross-entropy (with the book's 1e-7) and dL/dA2 = (y - t) / N
         if dense:
-            tr = tdense[n]
+            tr = tdense[r]
             for c in range(C):
                 if tr[c] != 0:
                     logsum += tr[c] * np.log(yr[c] + delta)
             for c in range(C):
                 yr[c] = (yr[c] - tr[c]) * inv_n
         else:
-            lab = labels[n]
+            lab = labels[r]
             ylab = yr[lab]
             logsum += np.log(ylab + delta)
             for c in range(C):
                 yr[c] = yr[c] * inv_n
             yr[lab] = (ylab - 1) * inv_n
-        # dW2 += z1^T dy, db2 += dy
-        for c in range(C):
-            gbias2[c] += yr[c]
-        for c in range(C):
-            yc = yr[c]
-            gc = gw2[c]
-            for h in range(H):
-                gc[h] += zr[h] * yc
-        # dA1 = (dy @ W2^T) * activation'
-        gr = da1[n]
+        # dW2 += z1^T dy, db2 += dy, dZ1 = dy @ W2^T
+        gr = da1[j]
         for h in range(H):
             gr[h] = zero
         for c in range(C):
             yc = yr[c]
+            gbias2[c] += yc
             wc = W2T[c]
+            gc = gw2[c]
             for h in range(H):
+                gc[h] += zr[h] * yc
                 gr[h] += yc * wc[h]
-        for h in range(H):
-            g = gr[h]
-            if relu:
-                gr[h] = g if zr[h] > 0 else zero
-            else:
-                gr[h] = g * (one - zr[h]) * zr[h]
-            gbias1[h] += gr[h]
-        # dW1 += x^T dA1 over the non-zero columns
-        for k in range(m):
-            d = ir[k]
-            v = xr[d]
-            wr = gw1[d]
-            if mk[d] != stamp:
-                mk[d] = stamp
-                for h in range(H):
-                    wr[h] = v * gr[h]
-            else:
-                for h in range(H):
-                    wr[h] += v * gr[h]
-    gloss[t] = logsum
-    return bad
-
-
-@kernel
-def _transpose(a, out):
-    """out = a.T.  a: (R, K), out: (K, R)."""
-    R, K = a.shape
-    for r in range(R):
-        for k in range(K):
-            out[k, r] = a[r, k]
-
-
-@kernel
-def _update_w1_rows(d0, d1, T, W1, gW1, mark, stamp, lr, row):
-    """W1[d] -= lr * sum over chunks t < T of gW1[t, d], for rows d0..d1-1 some chunk touched."""
-    H = W1.shape[1]
-    for d in range(d0, d1):
-        first = -1
-        many = False
-        for t in range(T):
-            if mark[t, d] == stamp:
-                if first < 0:
-                    first = t
-                else:
-                    many = True
-        if first < 0:
-            continue
-        wr = W1[d]
-        if not many:
-            g = gW1[first, d]
+        # dA1 = dZ1 * activation'(a1), db1 += dA1
+        if relu:
             for h in range(H):
-                wr[h] -= lr * g[h]
+                g = gr[h] if zr[h] > 0 else zero
+                gr[h] = g
+                gbias1[h] += g
         else:
             for h in range(H):
-                row[h] = gW1[first, d, h]
-            for t in range(first + 1, T):
-                if mark[t, d] == stamp:
-                    for h in range(H):
-                        row[h] += gW1[t, d, h]
+                g = gr[h] * (one - zr[h]) * zr[h]
+                gr[h] = g
+                gbias1[h] += g
+    gloss[t] = logsum
+
+
+@kernel
+def _lower_bound(indices, lo, hi, d):
+    """First position p in [lo, hi) with indices[p] >= d (indices ascending there)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < d:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@kernel
+def _update_w1(rows, N, d0, d1, indptr, indices, values, da1, W1, lr):
+    """W1[d] -= lr * x[n, d] * dA1[n] for every batch sample n and non-zero pixel d in [d0, d1)."""
+    H = W1.shape[1]
+    whole = d0 == 0 and d1 == W1.shape[0]
+    for j in range(N):
+        r = rows[j]
+        p0 = indptr[r]
+        p1 = indptr[r + 1]
+        if not whole:
+            p0 = _lower_bound(indices, p0, p1, d0)
+            p1 = _lower_bound(indices, p0, p1, d1)
+        g = da1[j]
+        for p in range(p0, p1):
+            c = lr * values[p]
+            wr = W1[indices[p]]
             for h in range(H):
-                wr[h] -= lr * row[h]
+                wr[h] -= c * g[h]
 
 
 @kernel
@@ -287,73 +250,86 @@ def _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr, n):
 
 
 @kernel
-def train_step_serial(x, labels, tdense, W1, b1, W2, b2, lr, relu,
-                      idx, cnt, z1, dy, da1, gW1, mark, gW2, w2t, gb1, gb2, gloss, row, state):
-    """One SGD step on the calling thread; returns the mean loss before the update.
+def train_steps_serial(indptr, indices, values, labels, tdense, order, start, nsteps, batch,
+                       W1, b1, W2, b2, lr, relu, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, losses):
+    """``nsteps`` SGD steps on the calling thread; step s uses the data rows
+    ``order[start + s * batch : start + (s + 1) * batch]`` (the last batch may be
+    shorter) and writes its loss before the update into ``losses[s]``.
 
-    x: (N, D); labels: (N,) int (ignored when tdense has N rows); tdense:
-    (N, C) one-hot/soft targets or (0, C); W1 (D, H), b1 (H,), W2 (H, C),
-    b2 (C,) of x's dtype, updated in place; lr: float; relu: 1 for ReLU,
-    0 for sigmoid; the rest from :func:`make_buffers` (any T >= 1, only
-    chunk 0 is used).  If x holds NaN or inf, nothing is updated,
-    ``state[1]`` counts the samples that do and NaN is returned.
+    indptr, indices, values: CSR of the data (N_data, D); labels: (N_data,) int
+    (ignored when tdense has rows); tdense: (N_data, C) one-hot/soft targets or
+    (0, C); W1 (D, H), b1 (H,), W2 (H, C), b2 (C,) of the values' dtype,
+    updated in place; lr: float; relu: 1 for ReLU, 0 for sigmoid; the rest
+    from :func:`make_buffers` (only chunk 0 is used).
     """
-    state[0] += 1
-    stamp = state[0]
-    N = x.shape[0]
-    _transpose(W2, w2t)
-    bad = _chunk(0, N, 0, x, labels, tdense, W1, b1, w2t, b2, relu,
-                 idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, stamp)
-    state[1] = bad
-    if bad:
-        return np.nan
+    D = W1.shape[0]
     lr_t = W1.dtype.type(lr)
-    _update_w1_rows(0, W1.shape[0], 1, W1, gW1, mark, stamp, lr_t, row[0])
-    return _update_small(1, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+    for s in range(nsteps):
+        j0 = start + s * batch
+        rows = order[j0:min(j0 + batch, order.size)]
+        N = rows.size
+        _transpose(W2, w2t)
+        _samples(rows, 0, N, 0, N, indptr, indices, values, labels, tdense, W1, b1, w2t, b2, relu,
+                 z1, dy, da1, gW2, gb1, gb2, gloss)
+        _update_w1(rows, N, 0, D, indptr, indices, values, da1, W1, lr_t)
+        losses[s] = _update_small(1, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
 
 @kernel(parallel=True)
-def train_step_parallel(x, labels, tdense, W1, b1, W2, b2, lr, relu,
-                        idx, cnt, z1, dy, da1, gW1, mark, gW2, w2t, gb1, gb2, gloss, row, state):
-    """Twin of :func:`train_step_serial` over T = gW1.shape[0] chunks of the batch in parallel."""
-    state[0] += 1
-    stamp = state[0]
-    N = x.shape[0]
-    _transpose(W2, w2t)
+def train_steps_parallel(indptr, indices, values, labels, tdense, order, start, nsteps, batch,
+                         W1, b1, W2, b2, lr, relu, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, losses):
+    """Twin of :func:`train_steps_serial` with T = gW2.shape[0] chunks per batch in parallel."""
     D = W1.shape[0]
-    T = gW1.shape[0]
-    bad = np.zeros(T, np.int64)
-    for t in prange(T):
-        bad[t] = _chunk(t * N // T, (t + 1) * N // T, t, x, labels, tdense, W1, b1, w2t, b2, relu,
-                        idx, cnt, z1, dy, da1, gW1, mark, gW2, gb1, gb2, gloss, stamp)
-    nbad = 0
-    for t in range(T):
-        nbad += bad[t]
-    state[1] = nbad
-    if nbad:
-        return np.nan
+    T = gW2.shape[0]
     lr_t = W1.dtype.type(lr)
-    for t in prange(T):
-        _update_w1_rows(t * D // T, (t + 1) * D // T, T, W1, gW1, mark, stamp, lr_t, row[t])
-    return _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+    for s in range(nsteps):
+        j0 = start + s * batch
+        rows = order[j0:min(j0 + batch, order.size)]
+        N = rows.size
+        _transpose(W2, w2t)
+        for t in prange(T):
+            _samples(rows, t * N // T, (t + 1) * N // T, t, N, indptr, indices, values, labels, tdense,
+                     W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss)
+        for t in prange(T):
+            _update_w1(rows, N, t * D // T, (t + 1) * D // T, indptr, indices, values, da1, W1, lr_t)
+        losses[s] = _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+
+
+def train_steps(data, labels, order, start, nsteps, batch, W1, b1, W2, b2, lr, buffers, losses, *,
+                activation="sigmoid", targets=None, parallel=None):
+    """Run ``nsteps`` fused SGD steps over ``order[start:]`` in batches of ``batch`` rows of data.
+
+    Unchecked: data a :class:`~kernels.sparse.CSR`; labels (N_data,) intp
+    in [0, C) (or anything, with ``targets`` (N_data, C) of the data's dtype);
+    order: int64 row numbers; parameters C-contiguous of the data's dtype;
+    buffers from :func:`make_buffers` for at least ``batch`` samples; losses:
+    (>= nsteps,) float64, receives each step's loss.  ``parallel`` None picks
+    the parallel kernel when the buffers have more than one chunk and
+    batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
+    """
+    if targets is None:
+        targets = np.empty((0, W2.shape[1]), W1.dtype)
+    if parallel is None:
+        parallel = buffers.gW2.shape[0] > 1 and batch >= PARALLEL_MIN_BATCH
+    fn = train_steps_parallel if parallel else train_steps_serial
+    fn(data.indptr, data.indices, data.values, labels, targets, order, start, nsteps, batch,
+       W1, b1, W2, b2, float(lr), ACTIVATION_CODES[activation], *buffers, losses)
+    return losses[:nsteps]
 
 
 def train_step(x, labels, W1, b1, W2, b2, lr, buffers, *, activation="sigmoid", targets=None,
                parallel=None):
-    """One fused SGD step; returns the loss (NaN, and no update, if x is not finite).
+    """One fused SGD step on a dense batch x (N, D); returns the loss before the update.
 
-    Unchecked: x (N, D) C-contiguous float32/float64; labels (N,) intp in
-    [0, C) or None with ``targets`` (N, C) of x's dtype; parameters
-    C-contiguous of x's dtype; ``buffers`` from :func:`make_buffers` for
-    this N.  ``parallel`` None picks the parallel kernel when the buffers
-    have more than one chunk and N >= PARALLEL_MIN_BATCH.
+    Compresses x, then runs :func:`train_steps` once.  Unchecked, as there;
+    raises ValueError if x holds NaN or inf (and nothing is updated).
     """
-    N, C = x.shape[0], W2.shape[1]
-    if targets is None:
-        targets = np.empty((0, C), x.dtype)
+    N = x.shape[0]
+    data = to_csr(x)
     if labels is None:
         labels = np.zeros(N, np.intp)
-    if parallel is None:
-        parallel = buffers.gW1.shape[0] > 1 and N >= PARALLEL_MIN_BATCH
-    fn = train_step_parallel if parallel else train_step_serial
-    return fn(x, labels, targets, W1, b1, W2, b2, float(lr), ACTIVATION_CODES[activation], *buffers)
+    losses = np.empty(1)
+    train_steps(data, labels, np.arange(N, dtype=np.int64), 0, 1, N,
+                W1, b1, W2, b2, lr, buffers, losses, activation=activation, targets=targets,
+                parallel=parallel)
+    return losses[0]

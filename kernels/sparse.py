@@ -1,0 +1,64 @@
+"""Compressed sparse rows (CSR) of dense float arrays, for inputs that are mostly zeros.
+
+MNIST digits are about 80 % zero pixels.  A data set is compressed once;
+the fused training step then reads each sample's non-zero pixels only.
+"""
+from collections import namedtuple
+
+import numpy as np
+
+from ._config import kernel
+
+#: indptr (N + 1,) int64; indices (nnz,) int32 column of each value, ascending per row;
+#: values (nnz,) float; shape (N, D).
+CSR = namedtuple("CSR", ["indptr", "indices", "values", "shape"])
+
+
+@kernel
+def row_counts(x, counts):
+    """counts[n] = number of non-zeros in x[n]; returns how many rows hold NaN or inf.  x: (N, D)."""
+    N, D = x.shape
+    zero = x.dtype.type(0.0)
+    bad = 0
+    for n in range(N):
+        m = 0
+        chk = zero          # x * 0 is 0 for finite x, NaN otherwise
+        for d in range(D):
+            v = x[n, d]
+            m += v != zero
+            chk += v * zero
+        counts[n] = m
+        bad += chk != zero
+    return bad
+
+
+@kernel
+def fill_csr(x, indptr, indices, values):
+    """Write the non-zeros of x (N, D) into indices/values at the offsets indptr (N + 1,)."""
+    N, D = x.shape
+    zero = x.dtype.type(0.0)
+    for n in range(N):
+        p = indptr[n]
+        for d in range(D):
+            v = x[n, d]
+            # branch-free: write every column, advance only past non-zeros
+            indices[p] = d
+            values[p] = v
+            p += v != zero
+    return indptr
+
+
+def to_csr(x):
+    """CSR of x: (N, D) C-contiguous float32/float64.  Raises ValueError on NaN or inf."""
+    N, D = x.shape
+    counts = np.empty(N, np.int64)
+    bad = row_counts(x, counts)
+    if bad:
+        raise ValueError(f"x: expected finite values, got NaN or inf in {bad} of {N} rows")
+    indptr = np.zeros(N + 1, np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    # one slack slot: the branch-free fill writes one past the last non-zero of a row
+    indices = np.empty(indptr[-1] + 1, np.int32)
+    values = np.empty(indptr[-1] + 1, x.dtype)
+    fill_csr(x, indptr, indices, values)
+    return CSR(indptr, indices[:-1], values[:-1], (N, D))
