@@ -159,16 +159,18 @@ class Trainer:
                              "which this version of fastnn does not have")
         if fused not in (None, True, False):
             raise ValueError(f"fused: expected None, True or False, got {fused!r}")
-        self._fused_step = None
+        self._fused = None
         if grad == "backprop" and type(optimizer) is SGD and fused is not False \
                 and _fused is not None and hasattr(_fused, "FusedSGD"):
-            self._fused_step = _fused.FusedSGD(net, optimizer.lr).step
-        if fused is True and self._fused_step is None:
+            self._fused = _fused.FusedSGD(net, optimizer.lr)
+            # the training set compressed once; batches are then row numbers
+            self._fused_data = self._fused.prepare(self.x_train, self.t_train)
+        if fused is True and self._fused is None:
             raise ValueError("fused: the fused step needs grad='backprop', plain SGD and "
                              "fastnn.fused, which this version of fastnn does not have")
         #: "fused", "layers" or "numerical": how ``_step`` computes an iteration.
         self.step_kind = ("numerical" if grad == "numerical"
-                          else "fused" if self._fused_step is not None else "layers")
+                          else "fused" if self._fused is not None else "layers")
 
         with num_threads(threads):  # validates the count now, not after loading data
             pass
@@ -192,15 +194,14 @@ class Trainer:
         self.interrupted = False
         self._stop = False
         B = self.batch_size
-        self._xb = np.empty((B, self.x_train.shape[1]), dtype=net.dtype)
-        self._tb = np.empty(B, dtype=np.intp)
+        if self._fused is None:
+            self._xb = np.empty((B, self.x_train.shape[1]), dtype=net.dtype)
+            self._tb = np.empty(B, dtype=np.intp)
         self._eval_buffers = None
 
     # -- one iteration ---------------------------------------------------
     def _step(self, x, t):
         """One update on the batch (x, t); returns the batch loss before the update."""
-        if self._fused_step is not None:
-            return float(self._fused_step(x, t))
         net = self.net
         if self.grad == "numerical":
             loss = net.loss(x, t)
@@ -240,10 +241,13 @@ class Trainer:
         t0 = time.perf_counter()
         idx = self._batch_indices()
         n = idx.shape[0]
-        xb, tb = self._xb[:n], self._tb[:n]
-        np.take(self.x_train, idx, axis=0, out=xb)
-        np.take(self.t_train, idx, out=tb)
-        loss = self._step(xb, tb)
+        if self._fused is not None:
+            loss = float(self._fused.run(self._fused_data, idx, 0, 1, n)[0])
+        else:
+            xb, tb = self._xb[:n], self._tb[:n]
+            np.take(self.x_train, idx, axis=0, out=xb)
+            np.take(self.t_train, idx, out=tb)
+            loss = self._step(xb, tb)
         self.iteration += 1
         self._pos += 1
         self.last_loss = loss
