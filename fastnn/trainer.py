@@ -165,6 +165,8 @@ class Trainer:
             self._fused = _fused.FusedSGD(net, optimizer.lr)
             # the training set compressed once; batches are then row numbers
             self._fused_data = self._fused.prepare(self.x_train, self.t_train)
+            self._fused_test = (None if self.x_test is None
+                                else self._fused.prepare(self.x_test, self.t_test))
         if fused is True and self._fused is None:
             raise ValueError("fused: the fused step needs grad='backprop', plain SGD and "
                              "fastnn.fused, which this version of fastnn does not have")
@@ -260,10 +262,15 @@ class Trainer:
     def _end_epoch(self):
         t0 = time.perf_counter()
         h = self.history
-        train_acc, _ = self.evaluate(self.x_train, self.t_train)
-        test_acc = test_loss = None
-        if self.x_test is not None:
-            test_acc, test_loss = self.evaluate(self.x_test, self.t_test)
+        if self._fused is not None:     # compiled forward passes over the compressed sets
+            train_acc, _ = self._fused.evaluate(self._fused_data)
+            test_acc, test_loss = (None, None) if self._fused_test is None else \
+                self._fused.evaluate(self._fused_test)
+        else:
+            train_acc, _ = self.evaluate(self.x_train, self.t_train)
+            test_acc = test_loss = None
+            if self.x_test is not None:
+                test_acc, test_loss = self.evaluate(self.x_test, self.t_test)
         self._epoch_time += time.perf_counter() - t0
         self.epoch += 1
         losses = h["loss"][self.iteration - self._pos:]

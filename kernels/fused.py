@@ -69,6 +69,74 @@ def _transpose(a, out):
 
 
 @kernel
+def _hidden(p0, p1, indices, values, W1, b1, relu, zr):
+    """zr = activation(x @ W1 + b1) for one sample whose non-zeros are at p0..p1-1 of the CSR."""
+    H = W1.shape[1]
+    zero = W1.dtype.type(0.0)
+    one = W1.dtype.type(1.0)
+    for h in range(H):
+        zr[h] = zero
+    # four non-zero pixels at a time: one pass over zr per four rows of W1
+    p = p0
+    while p + 4 <= p1:
+        v0 = values[p]
+        v1 = values[p + 1]
+        v2 = values[p + 2]
+        v3 = values[p + 3]
+        w0 = W1[indices[p]]
+        w1 = W1[indices[p + 1]]
+        w2 = W1[indices[p + 2]]
+        w3 = W1[indices[p + 3]]
+        for h in range(H):
+            zr[h] += v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]
+        p += 4
+    while p < p1:
+        v0 = values[p]
+        w0 = W1[indices[p]]
+        for h in range(H):
+            zr[h] += v0 * w0[h]
+        p += 1
+    if relu:
+        for h in range(H):
+            a = zr[h] + b1[h]
+            zr[h] = a if a > 0 else zero
+    else:
+        for h in range(H):
+            a = zr[h] + b1[h]
+            zr[h] = one / (one + np.exp(-a))
+
+
+@kernel
+def _scores(zr, W2T, b2, yr):
+    """yr = zr @ W2 + b2, with W2 given transposed (C, H)."""
+    C, H = W2T.shape
+    for c in range(C):
+        wc = W2T[c]
+        a = W2T.dtype.type(0.0)
+        for h in range(H):
+            a += zr[h] * wc[h]
+        yr[c] = a + b2[c]
+
+
+@kernel
+def _softmax_row(yr):
+    """yr = softmax(yr) in place, max subtracted first."""
+    C = yr.size
+    mx = yr[0]
+    for c in range(1, C):
+        if yr[c] > mx:
+            mx = yr[c]
+    s = yr.dtype.type(0.0)
+    for c in range(C):
+        e = np.exp(yr[c] - mx)
+        yr[c] = e
+        s += e
+    inv = yr.dtype.type(1.0) / s
+    for c in range(C):
+        yr[c] *= inv
+
+
+@kernel
 def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1, W2T, b2, relu,
              z1, dy, da1, gW2, gb1, gb2, gloss):
     """Forward and backward of batch samples j0..j1-1 (data rows ``rows[j]``), all but dW1.
@@ -97,59 +165,11 @@ def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1
         r = rows[j]
         p0 = indptr[r]
         p1 = indptr[r + 1]
-        # a1 = x @ W1 + b1 over the non-zero pixels, four at a time
         zr = z1[j]
-        for h in range(H):
-            zr[h] = zero
-        p = p0
-        while p + 4 <= p1:
-            v0 = values[p]
-            v1 = values[p + 1]
-            v2 = values[p + 2]
-            v3 = values[p + 3]
-            w0 = W1[indices[p]]
-            w1 = W1[indices[p + 1]]
-            w2 = W1[indices[p + 2]]
-            w3 = W1[indices[p + 3]]
-            for h in range(H):
-                zr[h] += v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]
-            p += 4
-        while p < p1:
-            v0 = values[p]
-            w0 = W1[indices[p]]
-            for h in range(H):
-                zr[h] += v0 * w0[h]
-            p += 1
-        # z1 = activation(a1)
-        if relu:
-            for h in range(H):
-                a = zr[h] + b1[h]
-                zr[h] = a if a > 0 else zero
-        else:
-            for h in range(H):
-                a = zr[h] + b1[h]
-                zr[h] = one / (one + np.exp(-a))
-        # a2 = z1 @ W2 + b2
+        _hidden(p0, p1, indices, values, W1, b1, relu, zr)
         yr = dy[j]
-        for c in range(C):
-            wc = W2T[c]
-            a = zero
-            for h in range(H):
-                a += zr[h] * wc[h]
-            yr[c] = a + b2[c]
-        # softmax, max subtracted first
-        mx = yr[0]
-        for c in range(1, C):
-            if yr[c] > mx:
-                mx = yr[c]
-        s = zero
-        for c in range(C):
-            e = np.exp(yr[c] - mx)
-            yr[c] = e
-            s += e
-        inv = one / s
-        for c in range(C):
-            yr[c] *= inv
+        _scores(zr, W2T, b2, yr)
+        _softmax_row(yr)
         # cross-entropy (with the book's 1e-7) and dL/dA2 = (y - t) / N
         if dense:
             tr = tdense[r]
@@ -247,6 +267,35 @@ def _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr, n):
     for t in range(T):
         s += gloss[t]
     return -s / n
+
+
+@kernel(parallel=True)
+def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, z1, y, w2t, hits, logs):
+    """Forward passes of every row of the CSR data: per-chunk counts of correct
+    arg-max predictions into ``hits`` (T,) and sums of log(y[label] + 1e-7) into
+    ``logs`` (T,) float64.  z1: (T, H), y: (T, C), w2t: (C, H) scratch; T chunks in parallel.
+    """
+    N = indptr.size - 1
+    T = hits.size
+    delta = W1.dtype.type(DELTA)
+    _transpose(W2, w2t)
+    for t in prange(T):
+        zr = z1[t]
+        yr = y[t]
+        correct = 0
+        logsum = 0.0
+        for n in range(t * N // T, (t + 1) * N // T):
+            _hidden(indptr[n], indptr[n + 1], indices, values, W1, b1, relu, zr)
+            _scores(zr, w2t, b2, yr)
+            best = 0
+            for c in range(1, yr.size):
+                if yr[c] > yr[best]:
+                    best = c
+            correct += best == labels[n]
+            _softmax_row(yr)
+            logsum += np.log(yr[labels[n]] + delta)
+        hits[t] = correct
+        logs[t] = logsum
 
 
 @kernel

@@ -156,3 +156,68 @@ def test_bad_arguments():
         opt.step(np.zeros((2, 784), np.float32), [0, 1, 2])
     with pytest.raises(ValueError, match="lr"):
         FusedSGD(net, -1.0)
+
+
+# -- compressed data: to_csr, run over row numbers, evaluate -------------------
+
+def test_to_csr_round_trip(rng, dtype):
+    from kernels.sparse import to_csr
+
+    x = rng.standard_normal((13, 29)).astype(dtype)
+    x[rng.random(x.shape) < 0.7] = 0
+    x[3] = 0                                            # an all-zero row
+    c = to_csr(x)
+    dense = np.zeros_like(x)
+    for n in range(x.shape[0]):
+        cols = c.indices[c.indptr[n]:c.indptr[n + 1]]
+        assert np.all(np.diff(cols) > 0)
+        dense[n, cols] = c.values[c.indptr[n]:c.indptr[n + 1]]
+    np.testing.assert_array_equal(dense, x)
+    assert c.indptr[-1] == np.count_nonzero(x) and c.values.dtype == dtype
+    x[5, 2] = np.nan
+    with pytest.raises(ValueError, match="x: expected finite values, got NaN or inf in 1 of 13 rows"):
+        to_csr(x)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("threads", THREADS)
+def test_run_over_row_numbers_matches_steps(mnist, activation, threads):
+    x, t = mnist
+    x, t = x[:700], t[:700]
+    order = np.random.default_rng(4).permutation(700)
+    a, b = nets(np.float64, activation)
+    with num_threads(threads):
+        fa, fb = FusedSGD(a, LR), FusedSGD(b, LR)
+        losses = fa.run(fa.prepare(x, t), order, 0, 7, 100).copy()
+        expect = [fb.step(x[order[i * 100:(i + 1) * 100]], t[order[i * 100:(i + 1) * 100]]) for i in range(7)]
+    np.testing.assert_allclose(losses, expect, rtol=1e-12)
+    for k in a.params:
+        np.testing.assert_allclose(a.params[k], b.params[k], **TOL[np.float64])
+
+
+def test_run_checks_its_range(mnist):
+    x, t = mnist
+    opt = FusedSGD(TwoLayerNet(784, 5, 10, seed=0), LR)
+    data = opt.prepare(x[:50], t[:50])
+    with pytest.raises(ValueError, match="leave order of size 50"):
+        opt.run(data, np.arange(50), 0, 3, 30)          # the third batch would start at row 60
+    assert opt.run(data, np.arange(50), 0, 2, 30).shape == (2,)     # 30 + a last batch of 20
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_evaluate_matches_dense_forward(mnist, dtype, activation):
+    from fastnn.trainer import evaluate
+
+    x, t = mnist
+    x = x[:1500].astype(dtype)
+    t = t[:1500]
+    net = TwoLayerNet(784, 50, 10, 0.1, activation=activation, dtype=dtype, seed=2)
+    opt = FusedSGD(net, LR)
+    data = opt.prepare(x, t)
+    for _ in range(2):                                  # at init and after some training
+        acc, loss = opt.evaluate(data)
+        ref_acc, ref_loss = evaluate(net, x, t)
+        assert acc == ref_acc
+        assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
+        opt.run(data, np.arange(1500), 0, 15, 100)
