@@ -162,11 +162,14 @@ def make_fused(dtype, n, activation="sigmoid"):
     from fastnn.fused import FusedSGD
     net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, activation=activation, dtype=dtype, seed=0)
     opt = FusedSGD(net, LR)
-    take = _cycle(batches(dtype, n))
+    # as the trainer does it: the rows compressed once, each step given row numbers
+    bs = batches(dtype, n)
+    data = opt.prepare(np.concatenate([x for x, _ in bs]), np.concatenate([t for _, t in bs]))
+    order = np.arange(len(bs) * n, dtype=np.int64)
+    take = _cycle(list(range(0, order.size, n)))
 
     def step():
-        x, t = take()
-        return opt.step(x, t)
+        return opt.run(data, order, take(), 1, n)[0]
     return step
 
 

@@ -65,6 +65,10 @@ def _validate(args):
         args.no_roofline = True
 
 
+#: Seconds of untimed steps before each block of timed rounds.
+SETTLE = 0.3
+
+
 def time_case(impls, dtype, batch, threads, rounds, activation, blocks=4):
     """{impl: median seconds per step} for one (dtype, batch, threads).
 
@@ -88,7 +92,10 @@ def time_case(impls, dtype, batch, threads, rounds, activation, blocks=4):
         for i in order:
             step = steps[i]
             with cases.threads(threads, impl=i):
-                for _ in range(2 + inner // 2):
+                # untimed steps for SETTLE seconds: idle workers of the previous
+                # implementation's pool (OpenBLAS, OpenMP) stop spinning meanwhile
+                t_settle = time.perf_counter()
+                while time.perf_counter() - t_settle < SETTLE:
                     step()
                 for r in range(per_block):
                     t0 = time.perf_counter()
