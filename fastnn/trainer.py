@@ -106,16 +106,21 @@ class Trainer:
         BLAS pool that competes with other work for the cores can make training
         ten times slower (measured on a busy two-core machine).
     eval_batch: samples per forward pass when evaluating.
+    steps_per_call: on the fused path, iterations run by one compiled call (never
+        across an epoch's end); "step" events then come once per call, with
+        ``iteration`` advanced by the calls' steps. None: 1 when there are
+        callbacks, else 100. The result is the same whatever the value.
     callbacks: callables ``cb(trainer, event)``, event "step" after each iteration
-        or "epoch" after each epoch's evaluation; ``trainer.last_loss`` and
-        ``trainer.history`` hold the latest values. Raising KeyboardInterrupt from
-        a callback stops training like Ctrl-C.
+        (or call, see steps_per_call) or "epoch" after each epoch's evaluation;
+        ``trainer.last_loss`` and ``trainer.history`` hold the latest values.
+        Raising KeyboardInterrupt from a callback stops training like Ctrl-C.
     """
 
     def __init__(self, net, x_train, t_train, x_test=None, t_test=None, *, optimizer=None,
                  lr=0.1, batch_size=100, epochs=None, iterations=None, sampling="shuffle",
                  grad="backprop", numerical_method="incremental", fused=None, seed=None,
-                 threads=None, blas_threads=1, eval_batch=10000, callbacks=()):
+                 threads=None, blas_threads=1, eval_batch=10000, steps_per_call=None,
+                 callbacks=()):
         if not isinstance(net, TwoLayerNet):
             raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
         self.net = net
@@ -180,6 +185,8 @@ class Trainer:
         self.blas_threads = None if blas_threads is None else positive_int("blas_threads", blas_threads)
         self.eval_batch = positive_int("eval_batch", eval_batch)
         self.callbacks = list(callbacks)
+        self.steps_per_call = (positive_int("steps_per_call", steps_per_call) if steps_per_call is not None
+                               else 1 if self.callbacks else 100)
         for cb in self.callbacks:
             if not callable(cb):
                 raise TypeError(f"callbacks: expected callables, got {type(cb).__name__}")
@@ -214,14 +221,6 @@ class Trainer:
         self.optimizer.update(net.params, grads)
         return float(loss)
 
-    def _batch_indices(self):
-        if self.sampling == "random":
-            return self.rng.choice(self.x_train.shape[0], self.batch_size)
-        if self._pos == 0:
-            self._order = self.rng.permutation(self.x_train.shape[0])
-        B = self.batch_size
-        return self._order[self._pos * B:(self._pos + 1) * B]
-
     # -- the loop --------------------------------------------------------
     def fit(self):
         """Train until ``total_steps`` iterations are done; returns ``history``.
@@ -239,21 +238,40 @@ class Trainer:
             raise TrainingInterrupted(self)
         return self.history
 
+    def _block_indices(self, k):
+        """Row numbers of the next k batches (the last one of an epoch may be short).
+
+        shuffle: consecutive slices of the epoch's permutation, drawn when the
+        epoch starts; random: the book's draw with replacement, one draw per batch.
+        """
+        if self.sampling == "random":
+            return np.concatenate([self.rng.choice(self.x_train.shape[0], self.batch_size)
+                                   for _ in range(k)])
+        if self._pos == 0:
+            self._order = self.rng.permutation(self.x_train.shape[0])
+        B = self.batch_size
+        return self._order[self._pos * B:(self._pos + k) * B]
+
     def _run_one(self):
+        """One iteration, or on the fused path up to steps_per_call of them in one call."""
         t0 = time.perf_counter()
-        idx = self._batch_indices()
-        n = idx.shape[0]
         if self._fused is not None:
-            loss = float(self._fused.run(self._fused_data, idx, 0, 1, n)[0])
+            # k iterations in one compiled call, never past the end of the epoch
+            k = min(self.steps_per_call, self.steps_per_epoch - self._pos,
+                    self.total_steps - self.iteration)
+            losses = self._fused.run(self._fused_data, self._block_indices(k), 0, k, self.batch_size)
+            self.history["loss"].extend(float(v) for v in losses)
         else:
+            k = 1
+            idx = self._block_indices(1)
+            n = idx.shape[0]
             xb, tb = self._xb[:n], self._tb[:n]
             np.take(self.x_train, idx, axis=0, out=xb)
             np.take(self.t_train, idx, out=tb)
-            loss = self._step(xb, tb)
-        self.iteration += 1
-        self._pos += 1
-        self.last_loss = loss
-        self.history["loss"].append(loss)
+            self.history["loss"].append(self._step(xb, tb))
+        self.iteration += k
+        self._pos += k
+        self.last_loss = self.history["loss"][-1]
         self._epoch_time += time.perf_counter() - t0
         self._notify("step")
         if self._pos == self.steps_per_epoch or self.iteration == self.total_steps:

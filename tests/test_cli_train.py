@@ -76,7 +76,8 @@ def interrupt_at(monkeypatch, k):
         def stop(trainer, event):
             if event == "step" and trainer.iteration == k:
                 raise KeyboardInterrupt
-        real_init(self, *a, callbacks=[*callbacks, stop], **kw)
+        # one iteration per call, so that the stop comes exactly at iteration k
+        real_init(self, *a, callbacks=[*callbacks, stop], **{**kw, "steps_per_call": 1})
         monkeypatch.setattr(Trainer, "__init__", real_init)
     monkeypatch.setattr(Trainer, "__init__", init)
 

@@ -46,9 +46,10 @@ def same(a, b):
 class Recording(Trainer):
     """Records the sample numbers of every batch it trains on."""
 
-    def _batch_indices(self):
-        idx = super()._batch_indices()
-        self.seen.append(idx.copy())
+    def _block_indices(self, k):
+        idx = super()._block_indices(k)
+        B = self.batch_size
+        self.seen.extend(idx[i:i + B].copy() for i in range(0, idx.size, B))
         return idx
 
 
@@ -232,6 +233,20 @@ def test_fused_step_matches_the_layers(small):
     b.fit()
     for k in a.net.params:
         np.testing.assert_allclose(a.net.params[k], b.net.params[k], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not HAVE_FUSED, reason="fastnn.fused is not in this version")
+@pytest.mark.parametrize("sampling", ["shuffle", "random"])
+def test_steps_per_call_does_not_change_the_result(small, sampling):
+    runs = [make(small, np.float32, batch_size=64, iterations=40, sampling=sampling, steps_per_call=k)
+            for k in (1, 7, 100)]
+    for tr in runs:
+        tr.fit()
+    assert [tr.iteration for tr in runs] == [40, 40, 40]
+    same(runs[0], runs[1])
+    same(runs[0], runs[2])
+    with pytest.raises(ValueError, match="steps_per_call: expected a positive integer, got 0"):
+        make(small, steps_per_call=0)
 
 
 def test_step_kind_without_sgd(small):

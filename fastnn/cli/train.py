@@ -122,7 +122,9 @@ def run(args):
     trainer = Trainer(net, *data.train, *data.test, lr=args.lr, batch_size=args.batch_size,
                       epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                       grad=args.grad, numerical_method=args.numerical_method, seed=[args.seed, 1],
-                      threads=args.threads, callbacks=callbacks)
+                      threads=args.threads, callbacks=callbacks,
+                      # a progress bar redrawn every 10 steps; otherwise 100 steps per call
+                      steps_per_call=10 if progress else 100)
     if state is not None:
         trainer.load_state_dict(state)
     D, H, C = net.sizes
