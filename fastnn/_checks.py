@@ -34,6 +34,16 @@ def _expected(shape, dtype_text):
     return f"({dims}) {dtype_text}"
 
 
+class _Want:
+    """The expected dtype in words, formatted only when a message needs it."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def __format__(self, spec):
+        return np.dtype(self.dtype).name if self.dtype is not None else "float32 or float64"
+
+
 def as_float_array(name, a, *, shape=None, ndim=None, dtype=None, finite=True):
     """Return ``a`` as a C-contiguous float32/float64 ndarray, or raise.
 
@@ -43,7 +53,7 @@ def as_float_array(name, a, *, shape=None, ndim=None, dtype=None, finite=True):
     finite: True rejects NaN and inf, "nan" rejects NaN only, False neither.
     Python lists and scalars are accepted and converted to float64.
     """
-    want = np.dtype(dtype).name if dtype is not None else "float32 or float64"
+    want = _Want(dtype)
     if not isinstance(a, np.ndarray):
         try:
             a = np.asarray(a, dtype=dtype if dtype is not None else np.float64)
@@ -64,7 +74,9 @@ def as_float_array(name, a, *, shape=None, ndim=None, dtype=None, finite=True):
         raise ShapeError(f"{name}: expected {exp}, got {describe(a)}")
     if a.size == 0:
         raise ShapeError(f"{name}: expected a non-empty array, got {describe(a)}")
-    if finite:
+    # a sum is NaN whenever an element is, and inf or NaN whenever one is inf (or
+    # when finite values overflow it): only then look element by element
+    if finite and not np.isfinite(np.sum(a)):
         ok = ~np.isnan(a) if finite == "nan" else np.isfinite(a)
         if not ok.all():
             bad = np.flatnonzero(~ok.reshape(-1))

@@ -110,16 +110,20 @@ class Affine:
         K.affine_forward(x2, self.W, self.b, out)
         return out if x.ndim > 1 else out[0]
 
-    def backward(self, dout):
+    def backward(self, dout, need_dx=True):
+        """dx (the input's shape); sets dW and db.  need_dx=False skips dx (a first layer)."""
         N = self.x.shape[0]
         M = self.W.shape[1]
         dout = as_float_array("dout", dout, dtype=self.W.dtype, finite=False)
         if dout.size != N * M or (dout.ndim == 2 and dout.shape != (N, M)):
             raise ShapeError(f"dout: expected ({N}, {M}) {self.W.dtype}, got {describe(dout)}")
         dout2 = dout.reshape(N, M)
-        dx = np.empty_like(self.x)
         self.dW = np.empty_like(self.W)
         self.db = np.empty_like(self.b)
+        if not need_dx:
+            K.affine_backward_params(self.x, dout2, self.dW, self.db)
+            return None
+        dx = np.empty_like(self.x)
         K.affine_backward(self.x, self.W, dout2, dx, self.dW, self.db)
         return dx.reshape(self.original_x_shape)
 

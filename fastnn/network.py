@@ -106,10 +106,9 @@ class TwoLayerNet:
     def gradient(self, x, t):
         """Gradients of the loss by backprop through the layers: dict like ``params``."""
         self.loss(x, t)
-        dout = self._last.backward(1)
-        for layer in reversed(self._layers):
-            dout = layer.backward(dout)
-        a1, _, a2 = self._layers
+        a1, act, a2 = self._layers
+        dout = act.backward(a2.backward(self._last.backward(1)))
+        a1.backward(dout, need_dx=False)          # dx of the input is not needed
         return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
 
     def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):

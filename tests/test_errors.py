@@ -95,3 +95,12 @@ def test_optimizer_errors():
         SGD(lr=-0.1)
     with pytest.raises(ValueError, match="lr: expected a finite number > 0, got nan"):
         SGD(lr=float("nan"))
+
+
+def test_large_finite_values_are_not_mistaken_for_inf():
+    x = np.full((2, 784), 3e38, np.float32)          # the sum overflows, the values are finite
+    net = TwoLayerNet(784, 5, 10, dtype=np.float32, seed=0)
+    assert net.check_input(x) is x
+    x[1, 3] = np.inf
+    with pytest.raises(ValueError, match=r"x: expected finite values, got 1 non-finite \(first inf at flat index 787\)"):
+        net.check_input(x)

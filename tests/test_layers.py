@@ -132,3 +132,14 @@ def test_two_layer_net_follows_replaced_params(rng):
     assert net.loss(x, t) != before
     net.params["W1"] -= 0.5                  # in-place updates are seen as well
     assert net.loss(x, t) == pytest.approx(ref.two_layer_loss(net.params, x, t))
+
+
+def test_affine_backward_without_dx(rng):
+    x, W, b, dout = rand(rng, (6, 4)), rand(rng, (4, 3)), rand(rng, 3), rand(rng, (6, 3))
+    full, params_only = Affine(W, b), Affine(W, b)
+    full.forward(x)
+    params_only.forward(x)
+    full.backward(dout)
+    assert params_only.backward(dout, need_dx=False) is None
+    np.testing.assert_array_equal(params_only.dW, full.dW)
+    np.testing.assert_array_equal(params_only.db, full.db)
