@@ -76,7 +76,10 @@ def as_float_array(name, a, *, shape=None, ndim=None, dtype=None, finite=True):
         raise ShapeError(f"{name}: expected a non-empty array, got {describe(a)}")
     # a sum is NaN whenever an element is, and inf or NaN whenever one is inf (or
     # when finite values overflow it): only then look element by element
-    if finite and not np.isfinite(np.sum(a)):
+    if finite:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = np.sum(a)
+    if finite and not np.isfinite(total):
         ok = ~np.isnan(a) if finite == "nan" else np.isfinite(a)
         if not ok.all():
             bad = np.flatnonzero(~ok.reshape(-1))
