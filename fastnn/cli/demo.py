@@ -3,7 +3,10 @@ import numpy as np
 
 
 def register(sub):
-    p = sub.add_parser("demo", help="print the book's small examples (gates, softmax, 3-layer forward)")
+    p = sub.add_parser("demo", help="print the book's small examples (gates, softmax, 3-layer forward, "
+                                    "numerical gradients)")
+    p.add_argument("--plots", metavar="DIR", default=None,
+                   help="also write gradient_field.png and descent_path.png (chapter 4) into DIR")
     p.set_defaults(func=run)
 
 
@@ -20,4 +23,21 @@ def run(args):
         y = np.array(y)
         print(f"MSE {mean_squared_error(y, t):.4f}  CE {cross_entropy_error(y, t):.15g}")
     print("3-layer forward of [1.0, 0.5] =", forward(init_network(), np.array([1.0, 0.5])))
+
+    from ..gradient import gradient_descent, numerical_diff, numerical_gradient
+    from ..plots import function_2
+
+    print("numerical_diff of x0^2 + 4^2 at 3.0 =", numerical_diff(lambda x0: x0 * x0 + 4.0 ** 2.0, 3.0))
+    for point in ((3.0, 4.0), (0.0, 2.0), (3.0, 0.0)):
+        print(f"numerical_gradient of x0^2 + x1^2 at {point} =", numerical_gradient(function_2, np.array(point)))
+    print("gradient_descent from (-3, 4), lr 0.1, 100 steps =",
+          gradient_descent(function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=100))
+    if args.plots is not None:
+        import os
+
+        from ..plots import plot_descent_path, plot_gradient_field
+
+        os.makedirs(args.plots, exist_ok=True)
+        for fn, name in ((plot_gradient_field, "gradient_field.png"), (plot_descent_path, "descent_path.png")):
+            print("wrote", fn(os.path.join(args.plots, name)))
     return 0
