@@ -110,3 +110,19 @@ def test_affine(rng, dtype, N, D, M):
     np.testing.assert_allclose(dx, rdx, **tol)
     np.testing.assert_allclose(dW, rdW, **tol)
     np.testing.assert_allclose(db, rdb, **tol)
+
+
+def test_twin_choice_follows_size_and_threads():
+    import numba
+
+    from fastnn.functions import PARALLEL_MIN_SIZE, elementwise_kernel
+    from fastnn.threads import num_threads
+
+    big = PARALLEL_MIN_SIZE["relu"]
+    with num_threads(1):
+        assert elementwise_kernel("relu", big) is K.relu            # one thread: never parallel
+    if numba.config.NUMBA_NUM_THREADS > 1:
+        with num_threads(2):
+            assert elementwise_kernel("relu", big) is K.relu_parallel
+            assert elementwise_kernel("relu", big - 1) is K.relu
+            assert elementwise_kernel("sigmoid", PARALLEL_MIN_SIZE["sigmoid"]) is K.sigmoid_parallel
