@@ -83,7 +83,11 @@ def _read(path, formats):
         raise
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, expected a .npz file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except ValueError:
+        # np.load's guess for unknown bytes is a pickle, which is refused: not our format
+        raise CheckpointError(f"{path}: not a readable .npz file, truncated or corrupt "
+                              "(neither a zip archive nor a .npy array)") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise CheckpointError(f"{path}: not a readable .npz file, truncated or corrupt ({e})") from None
     for k, v in arrays.items():
         if not isinstance(v, np.ndarray):  # NpzFile hands back raw bytes for a non-.npy member

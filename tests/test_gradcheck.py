@@ -50,3 +50,12 @@ def test_plots_written(tmp_path):
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["field.png", "path.png"]   # no temp files left
+
+
+def test_gradcheck_rejects_a_bad_batch(capsys):
+    from fastnn.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["gradcheck", "--batch", "1000"])
+    assert exc.value.code == 2
+    assert "argument --batch: expected an integer in [3, 100], got '1000'" in capsys.readouterr().err

@@ -1,11 +1,16 @@
 """``fastnn gradcheck``: backprop against the numerical gradient on real MNIST digits."""
+import argparse
+
 import numpy as np
 
 
 def _batch(v):
-    n = int(v)
-    if not 3 <= n <= 100:
-        raise ValueError(f"--batch: expected an integer in [3, 100], got {v}")
+    try:
+        n = int(v)
+    except ValueError:
+        n = None
+    if n is None or not 3 <= n <= 100:
+        raise argparse.ArgumentTypeError(f"expected an integer in [3, 100], got {v!r}")
     return n
 
 
