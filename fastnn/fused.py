@@ -111,9 +111,10 @@ class FusedSGD:
                               activation=self.net.activation, targets=data.targets,
                               parallel=self.parallel)
 
-    def evaluate(self, data):
+    def evaluate(self, data, loss=True):
         """(accuracy, mean cross-entropy with the book's 1e-7) of the net on data from
-        :meth:`prepare` with integer labels, by compiled forward passes over its non-zeros."""
+        :meth:`prepare` with integer labels, by compiled forward passes over its non-zeros.
+        loss=False skips the softmax and returns (accuracy, None)."""
         if data.labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
         _, H, C = self.net.sizes
@@ -125,9 +126,9 @@ class FusedSGD:
             buf = self._buffers[key] = (np.empty((T, H), dt), np.empty((T, C), dt), np.empty((C, H), dt),
                                         np.empty(T, np.int64), np.empty(T, np.float64))
         KF.evaluate(data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
-                    KF.ACTIVATION_CODES[self.net.activation], *buf)
+                    KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf)
         n = data.csr.shape[0]
-        return int(buf[3].sum()) / n, -float(buf[4].sum()) / n
+        return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
 
     def step(self, x, t):
         """One SGD step on the batch (x, t); returns the loss before the update.

@@ -281,7 +281,7 @@ class Trainer:
         t0 = time.perf_counter()
         h = self.history
         if self._fused is not None:     # compiled forward passes over the compressed sets
-            train_acc, _ = self._fused.evaluate(self._fused_data)
+            train_acc, _ = self._fused.evaluate(self._fused_data, loss=False)
             test_acc, test_loss = (None, None) if self._fused_test is None else \
                 self._fused.evaluate(self._fused_test)
         else:

@@ -270,10 +270,12 @@ def _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr, n):
 
 
 @kernel(parallel=True)
-def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, z1, y, w2t, hits, logs):
+def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, need_loss, z1, y, w2t, hits, logs):
     """Forward passes of every row of the CSR data: per-chunk counts of correct
-    arg-max predictions into ``hits`` (T,) and sums of log(y[label] + 1e-7) into
-    ``logs`` (T,) float64.  z1: (T, H), y: (T, C), w2t: (C, H) scratch; T chunks in parallel.
+    arg-max predictions into ``hits`` (T,) and, if need_loss, sums of
+    log(softmax(y)[label] + 1e-7) into ``logs`` (T,) float64 (else 0; the
+    arg-max needs no softmax).  z1: (T, H), y: (T, C), w2t: (C, H) scratch;
+    T chunks in parallel.
     """
     N = indptr.size - 1
     T = hits.size
@@ -292,8 +294,9 @@ def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, z1, y, w2t, 
                 if yr[c] > yr[best]:
                     best = c
             correct += best == labels[n]
-            _softmax_row(yr)
-            logsum += np.log(yr[labels[n]] + delta)
+            if need_loss:
+                _softmax_row(yr)
+                logsum += np.log(yr[labels[n]] + delta)
         hits[t] = correct
         logs[t] = logsum
 

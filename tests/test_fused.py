@@ -220,4 +220,5 @@ def test_evaluate_matches_dense_forward(mnist, dtype, activation):
         ref_acc, ref_loss = evaluate(net, x, t)
         assert acc == ref_acc
         assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
+        assert opt.evaluate(data, loss=False) == (acc, None)
         opt.run(data, np.arange(1500), 0, 15, 100)
