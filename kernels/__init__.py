@@ -4,6 +4,13 @@ Usable on its own (it imports nothing from ``fastnn``).  Kernels assume
 valid input: C-contiguous arrays of one float dtype (float32 or float64),
 integer labels in range, outputs preallocated by the caller.  The checked,
 allocating API is :mod:`fastnn`.
+
+Modules: ``activations``, ``softmax``, ``losses``, ``affine`` (the book's layers,
+re-exported here); ``sparse`` (compressed rows of mostly-zero inputs);
+``fused`` (whole SGD steps of the two-layer network, serial and parallel);
+``numgrad`` (the numerical-gradient loop for ``@njit`` losses);
+``twolayer_numgrad`` (the two-layer network's numerical gradient, full and
+incremental).
 """
 from ._config import FASTMATH
 from .activations import (
