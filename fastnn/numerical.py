@@ -18,6 +18,7 @@ import numpy as np
 
 import kernels as K
 from kernels import twolayer_numgrad as T
+from kernels.sparse import to_csr
 
 from ._checks import positive_float
 from .threads import num_threads
@@ -83,13 +84,8 @@ def numerical_gradient(net, x, t, method="incremental", *, h=H, delta=K.DELTA):
 
 
 def _compress(x):
-    """Nonzeros of x (N, D), row by row: (indptr, indices, values)."""
-    N, D = x.shape
-    indptr = np.empty(N + 1, dtype=np.intp)
-    indices = np.empty(x.size, dtype=np.intp)
-    values = np.empty(x.size)
-    c = T.csr(x, indptr, indices, values)
-    return indptr, indices[:c], values[:c]
+    """Nonzeros of x (N, D) float64, row by row: (indptr, indices, values)."""
+    return to_csr(x)[:3]
 
 
 def _incremental(x, sp, labels, W1, b1, W2, b2, act, h, delta):

@@ -80,23 +80,6 @@ def _log_prob(arow, t, delta):
 # full: the book's algorithm, parallel over parameters
 # ---------------------------------------------------------------------------
 @kernel
-def csr(x, indptr, indices, values):
-    """Compress the nonzeros of x (N, D) row by row; returns their count.
-    indptr: (N + 1,) intp, indices: (N * D,) intp, values: (N * D,) float64."""
-    N, D = x.shape
-    c = 0
-    indptr[0] = 0
-    for n in range(N):
-        for i in range(D):
-            if x[n, i] != 0.0:
-                indices[c] = i
-                values[c] = x[n, i]
-                c += 1
-        indptr[n + 1] = c
-    return c
-
-
-@kernel
 def _hidden_column(indptr, indices, values, w1t_j, b1j, act, z1, j):
     """z1[:, j] = act(x @ W1[:, j] + b1[j]) for one hidden unit, from x's nonzeros
     (the zero pixels add exact zeros); w1t_j = W1[:, j] contiguous."""
@@ -190,7 +173,7 @@ def _full_one(p, sp, colnz, labels, act, h, delta, z1, W1T, b1, W2T, b2, z1c, a2
 def numgrad_full(indptr, indices, values, D, labels, W1T, b1, W2T, b2, act, h, delta, nt, block, out):
     """Central differences of every parameter, the whole batch loss recomputed each time.
 
-    x is given by its row-compressed nonzeros (:func:`csr`) and D; W1T = W1.T
+    x is given by its row-compressed nonzeros (:func:`kernels.sparse.to_csr`) and D; W1T = W1.T
     (H, D) and W2T = W2.T (C, H), contiguous.  out: flat (D*H + H + H*C + C,)
     in the order W1 j-major (entry j*D + i is W1[i, j]), b1, W2 row-major, b2.
     Parameters are dealt to ``nt`` workers (pass ``numba.get_num_threads()``) in
@@ -399,7 +382,7 @@ def jets_parallel(a1, z1, y, W2, labels, act, h, delta, xmax, C1, C3, C5, D1, D3
 def accumulate_w1_parallel(cindptr, cindices, cvalues, C1, C3, C5, h, gW1):
     """gW1[i, j] = sum over samples with x[n, i] != 0 of c1 x + c3 h^2 x^3 + c5 h^4 x^5.
 
-    x is given column-compressed (:func:`csr` of x.T).  Parallel over rows i
+    x is given column-compressed (:func:`kernels.sparse.to_csr` of x.T).  Parallel over rows i
     of W1 (each thread owns its rows)."""
     D, H = gW1.shape
     h2 = h * h
