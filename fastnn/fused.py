@@ -15,7 +15,7 @@ import numpy as np
 import kernels.fused as KF
 from kernels.sparse import to_csr
 
-from ._checks import ShapeError, as_float_array, describe, positive_float, positive_int
+from ._checks import as_float_array, positive_float, positive_int
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -59,35 +59,14 @@ class FusedSGD:
             self._buffers[key] = buf
         return buf
 
-    def _targets(self, t, n, C):
-        if not isinstance(t, np.ndarray):
-            t = np.asarray(t)
-        if t.ndim == 1 and t.dtype.kind in "iu":
-            if t.shape[0] != n:
-                raise ShapeError(f"t: expected ({n},) integer labels or ({n}, {C}) one-hot, got {describe(t)}")
-            lo, hi = (t.min(), t.max()) if n else (0, 0)
-            if lo < 0 or hi >= C:
-                raise ValueError(f"t: labels must lie in [0, {C}), got values in [{lo}, {hi}]")
-            return np.ascontiguousarray(t, dtype=np.intp), None
-        if t.ndim == 2:
-            if t.shape != (n, C):
-                raise ShapeError(f"t: expected ({n},) integer labels or ({n}, {C}) one-hot, got {describe(t)}")
-            return None, as_float_array("t", t.astype(self.net.dtype, copy=False), shape=(n, C))
-        raise ShapeError(f"t: expected ({n},) integer labels or ({n}, {C}) one-hot, got {describe(t)}")
-
-    def _check_x(self, x):
-        D, _, C = self.net.sizes
-        dt = self.net.dtype
-        if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == D and x.shape[0] > 0):
-            raise ShapeError(f"x: expected (N, {D}) {dt}, got {describe(x)}")
-        if x.dtype != dt:
-            raise TypeError(f"x: expected (N, {D}) {dt}, got {describe(x)}")
-        return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+    def _checked(self, x, t):
+        """x (N, input_size) of the net's dtype, finite; t as (labels or None, dense targets or None)."""
+        x, t = self.net.check_input(x, t)
+        return x, (t, None) if t.ndim == 1 else (None, t)
 
     def prepare(self, x, t):
         """Check and compress a data set once: x (N, input_size), t labels (N,) or (N, C)."""
-        x = self._check_x(x)
-        labels, dense = self._targets(t, x.shape[0], self.net.sizes[2])
+        x, (labels, dense) = self._checked(x, t)
         return FusedData(to_csr(x), labels, dense)
 
     def run(self, data, order, start, nsteps, batch):
@@ -136,8 +115,6 @@ class FusedSGD:
         x: (N, input_size) of the net's dtype, finite; t: integer labels (N,)
         or one-hot / soft targets (N, output_size).
         """
-        x = self._check_x(x)
-        n = x.shape[0]
-        labels, dense = self._targets(t, n, self.net.sizes[2])
-        return KF.train_step(x, labels, *self._params(), self.lr, self.buffers(n),
+        x, (labels, dense) = self._checked(x, t)
+        return KF.train_step(x, labels, *self._params(), self.lr, self.buffers(x.shape[0]),
                              activation=self.net.activation, targets=dense, parallel=self.parallel)
