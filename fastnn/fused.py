@@ -105,7 +105,7 @@ class FusedSGD:
             buf = self._buffers[key] = (np.empty((T, H), dt), np.empty((T, C), dt), np.empty((C, H), dt),
                                         np.empty(T, np.int64), np.empty(T, np.float64))
         KF.evaluate(data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
-                    KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf)
+                    KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
         n = data.csr.shape[0]
         return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
 
