@@ -102,7 +102,7 @@ class FusedSGD:
         buf = self._buffers.get(key)
         if buf is None:
             dt = self.net.dtype
-            buf = self._buffers[key] = (np.empty((T, H), dt), np.empty((T, C), dt), np.empty((C, H), dt),
+            buf = self._buffers[key] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt), np.empty((C, H), dt),
                                         np.empty(T, np.int64), np.empty(T, np.float64))
         KF.evaluate(data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
                     KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))

@@ -54,9 +54,16 @@ def make_buffers(batch_size, input_size, hidden_size, output_size, dtype, thread
     dt = np.dtype(dtype)
     return FusedBuffers(
         z1=np.empty((N, H), dt), dy=np.empty((N, C), dt), da1=np.empty((N, H), dt),
-        w2t=np.empty((C, H), dt), gW2=np.empty((T, C, H), dt), gb1=np.empty((T, H), dt),
-        gb2=np.empty((T, C), dt), gloss=np.empty(T, np.float64),
+        w2t=np.empty((C, H), dt), gW2=np.empty((T, C + 1, H), dt), gb1=per_thread(T, H, dt),
+        gb2=per_thread(T, C, dt), gloss=np.empty(T, np.float64),
     )
+
+
+def per_thread(threads, width, dtype):
+    """(threads, >= width) rows, one per thread, a cache line apart: threads that
+    accumulate into neighbouring rows would otherwise keep stealing the line they share."""
+    line = 64 // np.dtype(dtype).itemsize
+    return np.empty((threads, -(-width // line) * line + line), dtype)
 
 
 def hidden_hint(hidden_size):
@@ -128,9 +135,8 @@ def _scores(zr, W2T, b2, yr, hint):
 
 
 @kernel
-def _softmax_row(yr):
-    """yr = softmax(yr) in place, max subtracted first."""
-    C = yr.size
+def _softmax_row(yr, C):
+    """yr[:C] = softmax(yr[:C]) in place, max subtracted first."""
     mx = yr[0]
     for c in range(1, C):
         if yr[c] > mx:
@@ -178,7 +184,7 @@ def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1
         _hidden(p0, p1, indices, values, W1, b1, relu, zr, hint)
         yr = dy[j]
         _scores(zr, W2T, b2, yr, hint)
-        _softmax_row(yr)
+        _softmax_row(yr, C)
         # cross-entropy (with the book's 1e-7) and dL/dA2 = (y - t) / N
         if dense:
             tr = tdense[r]
@@ -284,11 +290,13 @@ def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, need_loss, z
     """Forward passes of every row of the CSR data: per-chunk counts of correct
     arg-max predictions into ``hits`` (T,) and, if need_loss, sums of
     log(softmax(y)[label] + 1e-7) into ``logs`` (T,) float64 (else 0; the
-    arg-max needs no softmax).  z1: (T, H), y: (T, C), w2t: (C, H) scratch;
-    T chunks in parallel.  hint: a tuple of length H (see :func:`hidden_hint`).
+    arg-max needs no softmax).  z1: (T, >= H), y: (T, >= C) scratch rows from
+    :func:`per_thread`, w2t: (C, H) scratch; T chunks in parallel.  hint: a
+    tuple of length H (see :func:`hidden_hint`).
     """
     N = indptr.size - 1
     T = hits.size
+    C = W2.shape[1]
     delta = W1.dtype.type(DELTA)
     _transpose(W2, w2t)
     for t in prange(T):
@@ -300,12 +308,12 @@ def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, need_loss, z
             _hidden(indptr[n], indptr[n + 1], indices, values, W1, b1, relu, zr, hint)
             _scores(zr, w2t, b2, yr, hint)
             best = 0
-            for c in range(1, yr.size):
+            for c in range(1, C):
                 if yr[c] > yr[best]:
                     best = c
             correct += best == labels[n]
             if need_loss:
-                _softmax_row(yr)
+                _softmax_row(yr, C)
                 logsum += np.log(yr[labels[n]] + delta)
         hits[t] = correct
         logs[t] = logsum
