@@ -1,8 +1,10 @@
 """What the benchmarks time, shared by the pytest-benchmark files and bench/run.py.
 
 Every implementation is a factory ``make(dtype, batch, activation) -> step``
-where ``step()`` runs one training step (forward, backward, SGD update) on
-the next real MNIST batch of the bundled sample and returns the loss.
+where ``step()`` runs training steps (forward, backward, SGD update) on the
+next real MNIST batches of the bundled sample and returns the last loss: one
+step per call, except "fused", which runs ``step.steps`` steps per compiled
+call as the trainer does (see ``steps_per_call``).
 Threads: ``threads(n)`` sets numba's thread count, the BLAS pools seen by
 threadpoolctl (NumPy's and SciPy's OpenBLAS, the latter used by numba's
 np.dot) and PyTorch's intra-op pool, and restores all of them afterwards.
@@ -26,9 +28,12 @@ INPUT, HIDDEN, OUTPUT = 784, 50, 10
 BATCHES = (1, 10, 100, 1000)
 DTYPES = ("float32", "float64")
 THREADS = (1, 2)
-IMPLS = ("numpy", "layers", "fused", "torch")
+IMPLS = ("numpy", "layers", "fused", "fused1", "torch")
 LABELS = {"numpy": "NumPy (book)", "layers": "fastnn layers", "fused": "fastnn fused",
-          "torch": "PyTorch eager"}
+          "fused1": "fused, 1 step/call", "torch": "PyTorch eager"}
+#: Steps per compiled call on the "fused" path, as the trainer runs them (100, never
+#: across an epoch of the 8000-sample training set).
+TRAINER_STEPS_PER_CALL = 100
 
 _MNIST = {}
 
@@ -81,7 +86,7 @@ def blas_threads():
 
 
 #: Which thread pool each implementation computes with.
-POOLS = {"numpy": "blas", "layers": "blas", "fused": "numba", "torch": "torch"}
+POOLS = {"numpy": "blas", "layers": "blas", "fused": "numba", "fused1": "numba", "torch": "torch"}
 
 
 @contextlib.contextmanager
@@ -158,11 +163,32 @@ def make_layers(dtype, n, activation="sigmoid"):
 
 
 def make_fused(dtype, n, activation="sigmoid"):
+    """The trainer's path: the whole training set compressed once, a shuffled epoch
+    order, and each call running a block of steps (``step.steps`` of them)."""
     from fastnn import TwoLayerNet
     from fastnn.fused import FusedSGD
     net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, activation=activation, dtype=dtype, seed=0)
     opt = FusedSGD(net, LR)
-    # as the trainer does it: the rows compressed once, each step given row numbers
+    x, t = mnist(dtype)
+    data = opt.prepare(x, t)
+    per_epoch = x.shape[0] // n
+    k = max(1, min(TRAINER_STEPS_PER_CALL, per_epoch))
+    order = np.random.default_rng(0).permutation(x.shape[0]).astype(np.int64)
+    take = _cycle(list(range(0, (per_epoch - k + 1) * n, k * n)))
+
+    def step():
+        return opt.run(data, order, take(), k, n)[-1]
+    step.steps = k
+    return step
+
+
+def make_fused1(dtype, n, activation="sigmoid"):
+    """One fused step per call (``FusedSGD.run`` with nsteps=1), over the batches the
+    NumPy reference cycles through: what a caller pays per step outside the trainer."""
+    from fastnn import TwoLayerNet
+    from fastnn.fused import FusedSGD
+    net = TwoLayerNet(INPUT, HIDDEN, OUTPUT, activation=activation, dtype=dtype, seed=0)
+    opt = FusedSGD(net, LR)
     bs = batches(dtype, n)
     data = opt.prepare(np.concatenate([x for x, _ in bs]), np.concatenate([t for _, t in bs]))
     order = np.arange(len(bs) * n, dtype=np.int64)
@@ -194,7 +220,18 @@ def make_torch(dtype, n, activation="sigmoid"):
     return step
 
 
-MAKERS = {"numpy": make_numpy, "layers": make_layers, "fused": make_fused, "torch": make_torch}
+MAKERS = {"numpy": make_numpy, "layers": make_layers, "fused": make_fused, "fused1": make_fused1,
+          "torch": make_torch}
+
+
+def steps_per_call(step):
+    """Training steps one call of a maker's ``step`` runs."""
+    return getattr(step, "steps", 1)
+
+
+def calls_per_round(step, n):
+    """Calls of ``step`` per timed round: at least inner_steps(n) steps, at least one call."""
+    return max(1, -(-inner_steps(n) // steps_per_call(step)))
 
 
 def available(impl):

@@ -1,6 +1,6 @@
 """Throughput matrix runner: ``python -m bench.run`` or ``fastnn bench``.
 
-Times one training step of each implementation (see cases.py) on real MNIST
+Times training steps of each implementation (see cases.py) on real MNIST
 batches for every batch size, dtype and thread count asked, in one process:
 thread counts are switched with numba.set_num_threads (and the BLAS/torch
 equivalents) and restored afterwards.  Implementations are timed side by
@@ -35,7 +35,7 @@ def add_arguments(p):
     p.add_argument("--batches", type=_ints, default=cases.BATCHES, help="comma-separated batch sizes (default 1,10,100,1000)")
     p.add_argument("--dtypes", type=_names, default=cases.DTYPES, help="float32,float64")
     p.add_argument("--threads", type=_ints, default=cases.THREADS, help="comma-separated thread counts (default 1,2)")
-    p.add_argument("--impls", type=_names, default=cases.IMPLS, help="numpy,layers,fused,torch")
+    p.add_argument("--impls", type=_names, default=cases.IMPLS, help="numpy,layers,fused,fused1,torch")
     p.add_argument("--activation", choices=("sigmoid", "relu"), default="sigmoid")
     p.add_argument("--rounds", type=int, default=40, help="timed rounds per case (median taken)")
     p.add_argument("--quick", action="store_true", help="batches 1,100, 10 rounds, no roofline")
@@ -78,11 +78,10 @@ def time_case(impls, dtype, batch, threads, rounds, activation, blocks=4):
     all of them alike and no library's idle workers spin during another's
     timing.
     """
-    inner = cases.inner_steps(batch)
     with cases.threads(threads):
         steps = {i: cases.MAKERS[i](dtype, batch, activation) for i in impls}
         for step in steps.values():  # warm-up: compilation, caches, buffers
-            for _ in range(3 + inner):
+            for _ in range(3 + cases.calls_per_round(step, batch)):
                 step()
     times = {i: [] for i in impls}
     order = list(impls)
@@ -97,11 +96,13 @@ def time_case(impls, dtype, batch, threads, rounds, activation, blocks=4):
                 t_settle = time.perf_counter()
                 while time.perf_counter() - t_settle < SETTLE:
                     step()
+                calls = cases.calls_per_round(step, batch)
+                done = calls * cases.steps_per_call(step)
                 for r in range(per_block):
                     t0 = time.perf_counter()
-                    for _ in range(inner):
+                    for _ in range(calls):
                         step()
-                    times[i].append((time.perf_counter() - t0) / inner)
+                    times[i].append((time.perf_counter() - t0) / done)
     return {i: float(np.median(v)) for i, v in times.items()}
 
 
@@ -139,6 +140,31 @@ def format_table(results, impls):
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def best_ratios(results, impl="fused", against=("numpy", "torch")):
+    """Lines 'dtype batch N: fused best ... = Rx NumPy best ...': each implementation at
+    its best thread count, as the targets compare them."""
+    lines = []
+    for dt, b in sorted({(r["dtype"], r["batch"]) for r in results}):
+        rows = [r for r in results if r["dtype"] == dt and r["batch"] == b]
+
+        def best(name):
+            c = [r for r in rows if r["impl"] == name]
+            return max(c, key=lambda r: r["samples_per_s"]) if c else None
+        top = best(impl)
+        if top is None:
+            continue
+        parts = []
+        for other in against:
+            o = best(other)
+            if o is not None:
+                parts.append(f"{top['samples_per_s'] / o['samples_per_s']:.2f}x {cases.LABELS[other]} "
+                             f"({o['samples_per_s']:,.0f}/s, {o['threads']} thr)")
+        if parts:
+            lines.append(f"{dt} batch {b}: {cases.LABELS[impl]} best {top['samples_per_s']:,.0f}/s "
+                         f"({top['threads']} thr) = " + ", ".join(parts))
+    return lines
 
 
 def plot(results, impls, path):
@@ -211,7 +237,12 @@ def run(args):
             frac = f"{r['fraction']:.2f}" if r["fraction"] else "-"
             fb = f"{r['fused_best']:,.0f}" if r["fused_best"] else "-"
             print(f"| {r['dtype']} | {r['batch']} | {r['gflops']:.1f} | {r['samples_per_s']:,.0f} | {fb} | {frac} |")
-    slower = [r for r in results if r["ratio_vs_numpy"] is not None and r["impl"] in ("fused", "layers")
+    best = best_ratios(results)
+    if best:
+        print()
+        for line in best:
+            print(line)
+    slower = [r for r in results if r["ratio_vs_numpy"] is not None and r["impl"] in ("fused", "fused1", "layers")
               and r["ratio_vs_numpy"] < 1]
     for r in slower:
         print(f"slower than NumPy: {r['impl']} {r['dtype']} batch {r['batch']} threads {r['threads']} "

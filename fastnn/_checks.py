@@ -7,6 +7,8 @@ Kernels behind these checks assume valid input.
 """
 import numpy as np
 
+from kernels import checks
+
 FLOATS = (np.float32, np.float64)
 
 
@@ -74,19 +76,17 @@ def as_float_array(name, a, *, shape=None, ndim=None, dtype=None, finite=True):
         raise ShapeError(f"{name}: expected {exp}, got {describe(a)}")
     if a.size == 0:
         raise ShapeError(f"{name}: expected a non-empty array, got {describe(a)}")
-    # a sum is NaN whenever an element is, and inf or NaN whenever one is inf (or
-    # when finite values overflow it): only then look element by element
+    if not a.flags.c_contiguous:
+        a = np.copy(a, order="C")
     if finite:
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = np.sum(a)
-    if finite and not np.isfinite(total):
-        ok = ~np.isnan(a) if finite == "nan" else np.isfinite(a)
-        if not ok.all():
-            bad = np.flatnonzero(~ok.reshape(-1))
+        flat = a.reshape(-1)
+        if not (checks.all_finite(flat) if finite is True else not checks.any_nan(flat)):
+            ok = np.isfinite(flat) if finite is True else ~np.isnan(flat)
+            bad = np.flatnonzero(~ok)
             what = "no NaN" if finite == "nan" else "finite values"
             raise ValueError(f"{name}: expected {what}, got {bad.size} non-finite "
-                             f"(first {a.reshape(-1)[bad[0]]} at flat index {bad[0]}) in {describe(a)}")
-    return a if a.flags.c_contiguous else np.copy(a, order="C")
+                             f"(first {flat[bad[0]]} at flat index {bad[0]}) in {describe(a)}")
+    return a
 
 
 def as_labels(name, t, n, k):
@@ -97,9 +97,11 @@ def as_labels(name, t, n, k):
         raise TypeError(f"{name}: expected ({n},) integer labels, got {describe(t)}")
     if t.shape != (n,):
         raise ShapeError(f"{name}: expected ({n},) integer labels or ({n}, {k}) one-hot, got {describe(t)}")
-    if t.size and (t.min() < 0 or t.max() >= k):
+    labels = np.ascontiguousarray(t, dtype=np.intp)
+    if t.size and (t.dtype.kind == "u" and t.max() > np.iinfo(np.intp).max
+                   or not checks.labels_in_range(labels, k)):
         raise ValueError(f"{name}: labels must lie in [0, {k}), got values in [{t.min()}, {t.max()}]")
-    return np.ascontiguousarray(t, dtype=np.intp)
+    return labels
 
 
 def as_targets(name, t, y2d):

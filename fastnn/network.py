@@ -75,10 +75,9 @@ class TwoLayerNet:
 
     def scores(self, x):
         """Pre-softmax outputs a2 = affine(activation(affine(x))).  (N, C)."""
-        x = self.check_input(x)
-        out = x
+        out = self.check_input(x)
         for layer in self._sync():
-            out = layer.forward(out)
+            out = layer._forward(out)
         return out
 
     def predict(self, x):
@@ -90,9 +89,9 @@ class TwoLayerNet:
         """Mean cross-entropy of predict(x) against t (with the book's 1e-7)."""
         x, t = self.check_input(x, t)
         out = x
-        for layer in self._sync():
-            out = layer.forward(out)
-        return self._last.forward(out, t)
+        for layer in self._sync():       # checked once above: the layers' unchecked paths
+            out = layer._forward(out)
+        return self._last._forward(out, "labels" if t.ndim == 1 else "dense", t)
 
     def accuracy(self, x, t, batch_size=10000):
         """Fraction of samples whose arg-max class equals the label."""
@@ -107,8 +106,8 @@ class TwoLayerNet:
         """Gradients of the loss by backprop through the layers: dict like ``params``."""
         self.loss(x, t)
         a1, act, a2 = self._layers
-        dout = act.backward(a2.backward(self._last.backward(1)))
-        a1.backward(dout, need_dx=False)          # dx of the input is not needed
+        dout = act._backward(a2._backward(self._last.backward(1)))
+        a1._backward(dout, need_dx=False)          # dx of the input is not needed
         return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
 
     def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):
