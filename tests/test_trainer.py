@@ -308,3 +308,19 @@ def test_threads_option(small):
     tr = make(small, iterations=3, threads=1)
     tr.fit()
     assert len(tr.history["loss"]) == 3
+
+
+@pytest.mark.parametrize("fused, blas, want", [(False, 2, 1), (False, None, 1), (False, 1, 2),
+                                               (None, 2, 2)])
+def test_one_level_of_parallelism(small, fused, blas, want):
+    """With BLAS free to use threads, the layer path keeps numba's kernels on one thread."""
+    import numba
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two numba threads")
+    if fused is None and not HAVE_FUSED:
+        pytest.skip("no fused path")
+    seen = []
+    tr = make(small, iterations=2, threads=2, fused=fused, blas_threads=blas,
+              callbacks=[lambda trainer, event: seen.append(numba.get_num_threads())])
+    tr.fit()
+    assert seen and set(seen) == {want}
