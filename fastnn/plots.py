@@ -76,15 +76,22 @@ def plot_descent_path(path, f=function_2, init_x=(-3.0, 4.0), lr=0.1, step_num=2
 
 
 # -- training curves ------------------------------------------------------------
+def _curve_figure():
+    """A 6x4 in figure with one axes and fixed margins: a "tight" layout would draw
+    the figure twice (measured 0.19 s against 0.12 s per plot)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.13, top=0.96)
+    return fig, fig.add_subplot()
+
+
 def plot_accuracy(history, path):
     """Train and test accuracy per epoch, as in the book's figure; saved to ``path``.
 
     history: a Trainer history (``epoch``, ``train_acc``, ``test_acc`` lists).
     """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), layout="tight")
-    ax = fig.add_subplot()
+    fig, ax = _curve_figure()
     epochs = history["epoch"]
     ax.plot(epochs, history["train_acc"], marker="o", markersize=3, label="train acc")
     test = [a for a in history["test_acc"] if a is not None]
@@ -100,10 +107,7 @@ def plot_accuracy(history, path):
 
 def plot_loss(history, path):
     """The mini-batch loss at every iteration, with its per-epoch mean; saved to ``path``."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 4), layout="tight")
-    ax = fig.add_subplot()
+    fig, ax = _curve_figure()
     loss = history["loss"]
     ax.plot(range(1, len(loss) + 1), loss, linewidth=0.6, alpha=0.7, label="batch loss")
     if history["iteration"]:
