@@ -46,54 +46,48 @@ def _check_dout(dout, ref):
     return dout
 
 
-class Relu:
+class _Activation:
+    """An elementwise activation layer: ``forward`` through the kernel named ``kernel``
+    (serial or parallel twin, see ``elementwise_kernel``), ``backward`` from the output
+    through ``grad(dout, out, dx)``."""
+
+    kernel = None
+    grad = None
+
+    def __init__(self):
+        self.out = None
+
+    def forward(self, x):
+        return self._forward(as_float_array("x", x, finite=False))
+
+    def backward(self, dout):
+        return self._backward(_check_dout(dout, self.out))
+
+    def _forward(self, x):
+        """forward without checks: x C-contiguous float."""
+        self.out = np.empty_like(x)
+        elementwise_kernel(self.kernel, x.size)(x.reshape(-1), self.out.reshape(-1))
+        return self.out
+
+    def _backward(self, dout):
+        """backward without checks: dout C-contiguous, the forward output's shape and dtype."""
+        dx = np.empty_like(dout)
+        self.grad(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
+        return dx
+
+
+class Relu(_Activation):
     """y = max(0, x); dx = dout where x > 0 else 0 (gradient 0 at x == 0)."""
 
-    def __init__(self):
-        self.out = None
-
-    def forward(self, x):
-        return self._forward(as_float_array("x", x, finite=False))
-
-    def backward(self, dout):
-        return self._backward(_check_dout(dout, self.out))
-
-    def _forward(self, x):
-        """forward without checks: x C-contiguous float."""
-        self.out = np.empty_like(x)
-        elementwise_kernel("relu", x.size)(x.reshape(-1), self.out.reshape(-1))
-        return self.out
-
-    def _backward(self, dout):
-        """backward without checks: dout C-contiguous, the forward output's shape and dtype."""
-        dx = np.empty_like(dout)
-        K.relu_backward_from_output(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
-        return dx
+    kernel = "relu"
+    grad = staticmethod(K.relu_backward_from_output)
 
 
-class Sigmoid:
+class Sigmoid(_Activation):
     """y = 1 / (1 + exp(-x)); dx = dout * (1 - y) * y."""
 
-    def __init__(self):
-        self.out = None
-
-    def forward(self, x):
-        return self._forward(as_float_array("x", x, finite=False))
-
-    def backward(self, dout):
-        return self._backward(_check_dout(dout, self.out))
-
-    def _forward(self, x):
-        """forward without checks: x C-contiguous float."""
-        self.out = np.empty_like(x)
-        elementwise_kernel("sigmoid", x.size)(x.reshape(-1), self.out.reshape(-1))
-        return self.out
-
-    def _backward(self, dout):
-        """backward without checks: dout C-contiguous, the forward output's shape and dtype."""
-        dx = np.empty_like(dout)
-        K.sigmoid_backward(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
-        return dx
+    kernel = "sigmoid"
+    grad = staticmethod(K.sigmoid_backward)
 
 
 class Affine:
