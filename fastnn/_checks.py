@@ -5,6 +5,8 @@ expected and what came, e.g.
 ``x: expected (N, 784) float32 or float64, got (100, 28, 28) uint8``.
 Kernels behind these checks assume valid input.
 """
+import numbers
+
 import numpy as np
 
 from kernels import checks
@@ -130,18 +132,60 @@ def same_dtype(name, a, ref_name, ref):
         raise TypeError(f"{name}: expected {ref.dtype} to match {ref_name}, got {describe(a)}")
 
 
+def _is_int(v):
+    return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer))
+
+
 def positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+    """int(v) for an integer v > 0, else ValueError (also for 2.5 or True)."""
+    if not _is_int(v) or v <= 0:
         raise ValueError(f"{name}: expected a positive integer, got {v!r}")
     return int(v)
 
 
+def nonnegative_int(name, v):
+    """int(v) for an integer v >= 0."""
+    if not _is_int(v) or v < 0:
+        raise ValueError(f"{name}: expected an integer >= 0, got {v!r}")
+    return int(v)
+
+
 def positive_float(name, v, *, allow_zero=False):
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a number, got {type(v).__name__}") from None
+    """float(v) for a finite v > 0 (>= 0 with allow_zero)."""
+    f = _real(name, v)
     if not np.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
         rel = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}: expected a finite number {rel}, got {v!r}")
     return f
+
+
+def unit_interval(name, v):
+    """float(v) for 0 <= v < 1 (a decay rate such as momentum or Adam's betas)."""
+    f = _real(name, v)
+    if not 0 <= f < 1:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {v!r}")
+    return f
+
+
+def one_of(name, v, choices):
+    """v if it is one of choices (strings), else ValueError listing them."""
+    if not isinstance(v, str) or v not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, choices))}, got {v!r}")
+    return v
+
+
+def _real(name, v):
+    """float(v) for a real number (Python, NumPy or a 0-d array), else TypeError."""
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {_short(v)}")
+    return float(v)
+
+
+def _short(v):
+    """An argument in a message: arrays by shape and dtype, anything else by type and value."""
+    if isinstance(v, np.ndarray):
+        return describe(v)
+    text = repr(v)
+    return f"{type(v).__name__} {text if len(text) <= 40 else text[:37] + '...'}"

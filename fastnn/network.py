@@ -1,7 +1,9 @@
 """The book's two-layer network: Affine -> sigmoid or ReLU -> Affine -> softmax."""
 import numpy as np
 
-from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
+from ._checks import (
+    ShapeError, _shape_str, as_float_array, as_labels, describe, positive_float, positive_int,
+)
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu}
@@ -15,6 +17,11 @@ class TwoLayerNet:
     weights drawn as ``weight_init_std * N(0, 1)`` from ``rng`` (or a fresh
     ``np.random.default_rng(seed)``) and zero biases, in ``dtype``.
     Targets ``t`` are integer labels (N,) or one-hot (N, C).
+
+    The sizes and dtype are fixed at construction: an entry of ``params``
+    replaced by an array of another shape or dtype is refused by every method
+    (ShapeError / TypeError naming the entry); one that is not C-contiguous
+    or not writeable is copied into a C-contiguous array, values unchanged.
     """
 
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *,
@@ -27,7 +34,13 @@ class TwoLayerNet:
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
-        rng = np.random.default_rng(seed) if rng is None else rng
+        if rng is None:
+            rng = np.random.default_rng(seed)
+        elif not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+        weight_init_std = positive_float("weight_init_std", weight_init_std, allow_zero=True)
+        self._sizes = (D, H, C)
+        self._shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
         self.activation = activation
         self.dtype = dtype
         self.params = {
@@ -40,12 +53,42 @@ class TwoLayerNet:
 
     @property
     def sizes(self):
-        """(input_size, hidden_size, output_size)."""
-        D, H = self.params["W1"].shape
-        return D, H, self.params["W2"].shape[1]
+        """(input_size, hidden_size, output_size), as built; checks ``params`` first."""
+        self.check_params()
+        return self._sizes
+
+    def check_params(self):
+        """Raise unless ``params`` holds W1, b1, W2, b2 of the built shapes and the net's dtype.
+
+        Entries that are not C-contiguous and writeable are replaced by
+        C-contiguous copies (same values), so that kernels may write into them.
+        """
+        p = self.params
+        dt = self.dtype
+        if not isinstance(p, dict):
+            raise TypeError(f"params: expected a dict with {', '.join(PARAM_NAMES)}, got {type(p).__name__}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        for k, shape in self._shapes.items():
+            a = p.get(k)
+            if type(a) is np.ndarray and a.dtype == dt and a.shape == shape:
+                if not (a.flags.c_contiguous and a.flags.writeable):
+                    p[k] = np.array(a, order="C")
+                continue
+            if a is None:
+                raise ValueError(f"params: missing {k!r}; expected {_shape_str(shape)} {dt}")
+            if not isinstance(a, np.ndarray):
+                raise TypeError(f"params[{k!r}]: expected {_shape_str(shape)} {dt} array, got {type(a).__name__}")
+            if a.dtype != dt:
+                raise TypeError(f"params[{k!r}]: expected {_shape_str(shape)} {dt} like the net, got {describe(a)}")
+            if a.shape != shape:
+                raise ShapeError(f"params[{k!r}]: expected {_shape_str(shape)} {dt} "
+                                 f"(the net is {'-'.join(map(str, self._sizes))}), got {describe(a)}")
+            p[k] = np.array(a, order="C")       # an ndarray subclass: a plain copy
 
     # -- layers follow self.params, also when an entry is replaced --------
     def _sync(self):
+        self.check_params()
         p = self.params
         L = self._layers
         if L is None or L[0].W is not p["W1"] or L[0].b is not p["b1"] \
@@ -73,6 +116,13 @@ class TwoLayerNet:
             t = as_labels("t", t, N, C)
         return x, t
 
+    def _check_batch(self, x, t):
+        """check_input for methods that need targets: t None is an error, not a missing value."""
+        if t is None:
+            _, _, C = self.sizes
+            raise TypeError(f"t: expected (N,) integer labels or (N, {C}) one-hot, got None")
+        return self.check_input(x, t)
+
     def scores(self, x):
         """Pre-softmax outputs a2 = affine(activation(affine(x))).  (N, C)."""
         out = self.check_input(x)
@@ -87,7 +137,7 @@ class TwoLayerNet:
 
     def loss(self, x, t):
         """Mean cross-entropy of predict(x) against t (with the book's 1e-7)."""
-        x, t = self.check_input(x, t)
+        x, t = self._check_batch(x, t)
         out = x
         for layer in self._sync():       # checked once above: the layers' unchecked paths
             out = layer._forward(out)
@@ -95,7 +145,8 @@ class TwoLayerNet:
 
     def accuracy(self, x, t, batch_size=10000):
         """Fraction of samples whose arg-max class equals the label."""
-        x, t = self.check_input(x, t)
+        batch_size = positive_int("batch_size", batch_size)
+        x, t = self._check_batch(x, t)
         labels = t if t.ndim == 1 else np.argmax(t, axis=1)
         hits = 0
         for i in range(0, x.shape[0], batch_size):
@@ -120,6 +171,7 @@ class TwoLayerNet:
         constant inside the log (0 for the plain cross-entropy).
         """
         from .numerical import numerical_gradient
+        self._check_batch(x, t)
         return numerical_gradient(self, x, t, method, h=h, delta=delta)
 
     def train_step(self, x, t, lr=0.01):
@@ -132,3 +184,4 @@ class TwoLayerNet:
             from .fused import FusedSGD
             opt = self._fused = FusedSGD(self, lr)
         return opt.step(x, t)
+
