@@ -15,13 +15,32 @@ import numpy as np
 import kernels.fused as KF
 from kernels.sparse import to_csr
 
-from ._checks import as_float_array, positive_float, positive_int
+from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
-#: A data set ready for :meth:`FusedSGD.run`: ``csr`` of the inputs, integer
-#: ``labels`` (N,) or None, dense ``targets`` (N, C) or None.
-FusedData = namedtuple("FusedData", ["csr", "labels", "targets"])
+
+class FusedData(namedtuple("FusedData", ["csr", "labels", "targets"])):
+    """A data set ready for :meth:`FusedSGD.run`: ``csr`` of the inputs, integer
+    ``labels`` (N,) or None, dense ``targets`` (N, C) or None.
+
+    Made by :meth:`FusedSGD.prepare` only, which records the network it fits
+    (input size, classes, dtype).  The arrays shown are read-only views; the
+    kernels read private originals that no caller can change.
+    """
+
+    def __repr__(self):
+        N, D = self.csr.shape
+        kind = "labels" if self.labels is not None else "targets"
+        return f"FusedData({N} rows of {D} inputs, {self.csr.values.dtype}, {self._classes} classes, {kind})"
+
+
+def _read_only(a):
+    if a is None:
+        return None
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 class FusedSGD:
@@ -33,20 +52,66 @@ class FusedSGD:
     """
 
     def __init__(self, net, lr=0.01, *, parallel=None):
+        from .network import TwoLayerNet
+        if not isinstance(net, TwoLayerNet):
+            raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
+        if parallel not in (None, True, False):
+            raise ValueError(f"parallel: expected None, True or False, got {parallel!r}")
         self.net = net
         self.lr = positive_float("lr", lr)
         self.parallel = parallel
         self._buffers = {}
         self._losses = np.empty(0)
+        self._built_for = None
 
     def _params(self):
-        p = self.net.params
-        dt = self.net.dtype
-        for k in PARAM_NAMES:
-            a = p[k]
-            if not (isinstance(a, np.ndarray) and a.dtype == dt and a.flags.c_contiguous):
-                p[k] = as_float_array(f"params['{k}']", a, dtype=dt)
+        """W1, b1, W2, b2 of the net, checked (see ``TwoLayerNet.check_params``); the work
+        buffers are dropped when the net's sizes or dtype differ from those they were made for."""
+        net = self.net
+        net.check_params()
+        key = (net.sizes, net.dtype)
+        if key != self._built_for:
+            self._buffers.clear()
+            self._built_for = key
+        self.lr = positive_float("lr", self.lr)
+        p = net.params
         return p["W1"], p["b1"], p["W2"], p["b2"]
+
+    def _data(self, data):
+        """The kernels' arrays of prepared data, after checking it fits this net."""
+        if not isinstance(data, FusedData) or "_arrays" not in data.__dict__:
+            raise TypeError(f"data: expected the FusedData returned by FusedSGD.prepare(x, t), "
+                            f"got {type(data).__name__}")
+        D, _, C = self.net.sizes
+        if data._dtype != self.net.dtype:
+            raise TypeError(f"data: prepared in {data._dtype}, this net computes in {self.net.dtype}; "
+                            f"prepare it with this net's FusedSGD")
+        if data.csr.shape[1] != D:
+            raise ShapeError(f"data: prepared for input size {data.csr.shape[1]}, this net takes {D}; "
+                             f"prepare it with this net's FusedSGD")
+        if data._classes != C:
+            raise ShapeError(f"data: prepared for {data._classes} classes, this net has {C}; "
+                             f"prepare it with this net's FusedSGD")
+        return data._arrays
+
+    @staticmethod
+    def _order(order, start, nsteps, batch, n_rows):
+        """order as int64 after checking that the rows the steps read lie in [0, n_rows)."""
+        if not isinstance(order, np.ndarray):
+            order = np.asarray(order)
+        if order.dtype.kind not in "iu":
+            raise TypeError(f"order: expected a 1-D integer array of row numbers, got {describe(order)}")
+        if order.ndim != 1:
+            raise ShapeError(f"order: expected a 1-D integer array of row numbers, got {describe(order)}")
+        if start >= order.size or start + (nsteps - 1) * batch >= order.size:
+            raise ValueError(f"start, nsteps, batch: steps {start} + {nsteps} x {batch} "
+                             f"leave order of size {order.size}")
+        used = order[start:start + nsteps * batch]
+        lo, hi = used.min(), used.max()
+        if lo < 0 or hi >= n_rows:
+            raise ValueError(f"order: row numbers must lie in [0, {n_rows}) (the prepared data's rows), "
+                             f"got values in [{lo}, {hi}] in order[{start}:{start + used.size}]")
+        return np.ascontiguousarray(order, dtype=np.int64)
 
     def buffers(self, n):
         """Work buffers for batches of up to n samples and the current thread count (cached)."""
@@ -61,41 +126,51 @@ class FusedSGD:
 
     def _checked(self, x, t):
         """x (N, input_size) of the net's dtype, finite; t as (labels or None, dense targets or None)."""
-        x, t = self.net.check_input(x, t)
+        x, t = self.net._check_batch(x, t)
         return x, (t, None) if t.ndim == 1 else (None, t)
 
     def prepare(self, x, t):
         """Check and compress a data set once: x (N, input_size), t labels (N,) or (N, C)."""
         x, (labels, dense) = self._checked(x, t)
-        return FusedData(to_csr(x), labels, dense)
+        csr = to_csr(x)
+        shown = csr._replace(indptr=_read_only(csr.indptr), indices=_read_only(csr.indices),
+                             values=_read_only(csr.values))
+        data = FusedData(shown, _read_only(labels), _read_only(dense))
+        data._arrays = (csr, labels, dense)
+        data._dtype = self.net.dtype
+        data._classes = self.net.sizes[2]
+        return data
 
     def run(self, data, order, start, nsteps, batch):
         """``nsteps`` SGD steps; step s on rows ``order[start + s*batch:][:batch]`` of ``data``.
 
-        data: from :meth:`prepare`; order: int64 row numbers.  Returns the
-        (nsteps,) float64 losses, each before its update (a view, valid until
-        the next call).
+        data: from :meth:`prepare` with a net of this one's sizes and dtype;
+        order: 1-D integer row numbers of data (those the steps read must lie in
+        [0, N)).  Returns the (nsteps,) float64 losses, each before its update
+        (a view, valid until the next call).
         """
+        csr, labels, targets = self._data(data)
+        start = nonnegative_int("start", start)
         nsteps = positive_int("nsteps", nsteps)
         batch = positive_int("batch", batch)
-        if not 0 <= start < order.size or start + (nsteps - 1) * batch >= order.size:
-            raise ValueError(f"start, nsteps, batch: steps {start} + {nsteps} x {batch} "
-                             f"leave order of size {order.size}")
+        order = self._order(order, start, nsteps, batch, csr.shape[0])
+        params = self._params()
         if self._losses.size < nsteps:
             self._losses = np.empty(nsteps)
-        labels = data.labels if data.labels is not None else np.zeros(0, np.intp)
-        order = np.ascontiguousarray(order, dtype=np.int64)
-        return KF.train_steps(data.csr, labels, order, start, nsteps, batch, *self._params(),
+        labels = labels if labels is not None else np.zeros(0, np.intp)
+        return KF.train_steps(csr, labels, order, start, nsteps, batch, *params,
                               self.lr, self.buffers(batch), self._losses,
-                              activation=self.net.activation, targets=data.targets,
+                              activation=self.net.activation, targets=targets,
                               parallel=self.parallel)
 
     def evaluate(self, data, loss=True):
         """(accuracy, mean cross-entropy with the book's 1e-7) of the net on data from
         :meth:`prepare` with integer labels, by compiled forward passes over its non-zeros.
         loss=False skips the softmax and returns (accuracy, None)."""
-        if data.labels is None:
+        csr, labels, _ = self._data(data)
+        if labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
+        params = self._params()
         _, H, C = self.net.sizes
         T = numba.get_num_threads()
         key = ("eval", T)
@@ -104,9 +179,9 @@ class FusedSGD:
             dt = self.net.dtype
             buf = self._buffers[key] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt), np.empty((C, H), dt),
                                         np.empty(T, np.int64), np.empty(T, np.float64))
-        KF.evaluate(data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
+        KF.evaluate(csr.indptr, csr.indices, csr.values, labels, *params,
                     KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
-        n = data.csr.shape[0]
+        n = csr.shape[0]
         return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
 
     def step(self, x, t):
@@ -116,5 +191,6 @@ class FusedSGD:
         or one-hot / soft targets (N, output_size).
         """
         x, (labels, dense) = self._checked(x, t)
-        return KF.train_step(x, labels, *self._params(), self.lr, self.buffers(x.shape[0]),
+        params = self._params()
+        return KF.train_step(x, labels, *params, self.lr, self.buffers(x.shape[0]),
                              activation=self.net.activation, targets=dense, parallel=self.parallel)
