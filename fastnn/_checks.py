@@ -112,7 +112,7 @@ def as_targets(name, t, y2d):
     n, k = y2d.shape
     t = t if isinstance(t, np.ndarray) else np.asarray(t)
     if t.ndim == 2 or (t.ndim == 1 and n == 1 and t.size == k and t.dtype.kind == "f"):
-        t2 = t.reshape(n, k) if t.size == n * k else t
+        t2 = t.reshape(1, k) if t.ndim == 1 else t      # a single one-hot row for a single sample
         if t2.shape != (n, k):
             raise ShapeError(f"{name}: expected ({n},) integer labels or ({n}, {k}) one-hot, got {describe(t)}")
         if t2.dtype.kind not in "iuf":

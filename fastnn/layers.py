@@ -13,6 +13,11 @@ from ._checks import ShapeError, as_float_array, as_targets, describe, same_dtyp
 from .functions import elementwise_kernel
 
 
+def _before_forward(layer, method="backward"):
+    return ValueError(f"{type(layer).__name__}.{method}: call forward first; "
+                      f"backward uses what forward kept")
+
+
 class MulLayer:
     """z = x * y; backward swaps the inputs: dx = dout * y, dy = dout * x."""
 
@@ -25,6 +30,8 @@ class MulLayer:
         return x * y
 
     def backward(self, dout):
+        if self.x is None:
+            raise _before_forward(self)
         return dout * self.y, dout * self.x
 
 
@@ -61,6 +68,8 @@ class _Activation:
         return self._forward(as_float_array("x", x, finite=False))
 
     def backward(self, dout):
+        if self.out is None:
+            raise _before_forward(self)
         return self._backward(_check_dout(dout, self.out))
 
     def _forward(self, x):
@@ -103,15 +112,25 @@ class Affine:
     def __init__(self, W, b):
         self.W = as_float_array("W", W, ndim=2)
         self.b = as_float_array("b", b, shape=(self.W.shape[1],), dtype=self.W.dtype)
+        self._checked = (self.W, self.b)
         self.x = None
         self.original_x_shape = None
         self.dW = None
         self.db = None
 
+    def _check_params(self):
+        """Check W and b again when either was replaced since the last check."""
+        if self.W is not self._checked[0] or self.b is not self._checked[1]:
+            self.W = as_float_array("W", self.W, ndim=2)
+            self.b = as_float_array("b", self.b, shape=(self.W.shape[1],), dtype=self.W.dtype)
+            self._checked = (self.W, self.b)
+
     def forward(self, x):
+        self._check_params()
         D, M = self.W.shape
         x = np.asarray(x)
-        if x.ndim < 1 or x.size == 0 or x.size % D or (x.ndim > 1 and math.prod(x.shape[1:]) != D):
+        if x.ndim < 1 or x.size == 0 or (x.ndim == 1 and x.size != D) or \
+                (x.ndim > 1 and math.prod(x.shape[1:]) != D):
             raise ShapeError(f"x: expected (N, {D}) {self.W.dtype}, got {describe(x)}")
         if x.dtype != self.W.dtype:
             raise TypeError(f"x: expected (N, {D}) {self.W.dtype} like W, got {describe(x)}")
@@ -121,8 +140,14 @@ class Affine:
 
     def backward(self, dout, need_dx=True):
         """dx (the input's shape); sets dW and db.  need_dx=False skips dx (a first layer)."""
-        N = self.x.shape[0]
+        if self.x is None:
+            raise _before_forward(self)
+        self._check_params()
+        N, D = self.x.shape
         M = self.W.shape[1]
+        if self.W.shape[0] != D or self.x.dtype != self.W.dtype:
+            raise ShapeError(f"W: expected ({D}, {M}) {self.x.dtype} as in forward, got {describe(self.W)}; "
+                             f"W was replaced between forward and backward")
         dout = as_float_array("dout", dout, dtype=self.W.dtype, finite=False)
         if dout.size != N * M or (dout.ndim == 2 and dout.shape != (N, M)):
             raise ShapeError(f"dout: expected ({N}, {M}) {self.W.dtype}, got {describe(dout)}")
@@ -178,11 +203,27 @@ class SoftmaxWithLoss:
         return self.loss
 
     def backward(self, dout=1):
+        """dL/dx = dout * (y - t) / N, of the forward input's shape.  dout: a finite number."""
+        if self.y is None:
+            raise _before_forward(self)
+        if not (isinstance(dout, (int, float)) and dout == 1):
+            dout = _dout_scalar(dout)
         dx = np.empty_like(self.y)
         if self._kind == "labels":
             K.softmax_loss_backward_labels(self.y, self.t, dx)
         else:
             K.softmax_loss_backward_dense(self.y, self.t, dx)
-        if not (np.ndim(dout) == 0 and dout == 1):
-            dx *= dout
+        if dout != 1:
+            dx *= dx.dtype.type(dout)
         return dx.reshape(self._shape)
+
+
+def _dout_scalar(dout):
+    """dout of a loss layer: a finite real number (the loss is a scalar)."""
+    d = np.asarray(dout)
+    if d.ndim != 0 or d.dtype.kind not in "iuf":
+        raise TypeError(f"dout: expected a number (the loss is a scalar), got {describe(d) if d.ndim else type(dout).__name__}")
+    d = float(d)
+    if not np.isfinite(d):
+        raise ValueError(f"dout: expected a finite number, got {dout!r}")
+    return d
