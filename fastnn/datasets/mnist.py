@@ -161,9 +161,16 @@ def load(
     verbose: print the one-line notice on stderr when falling back to the sample.
     Raises DataError for missing or malformed files.
     """
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a floating type such as np.float32, got {dtype!r}") from None
     if not np.issubdtype(dtype, np.floating):
         raise ValueError(f"dtype: expected a floating type such as np.float32, got {dtype}")
+    for flag, value in (("normalize", normalize), ("flatten", flatten),
+                        ("one_hot_label", one_hot_label), ("verbose", verbose)):
+        if not (isinstance(value, (bool, np.bool_)) or (type(value) is int and value in (0, 1))):
+            raise TypeError(f"{flag}: expected True or False, got {value!r}")
     if name not in DATASETS:
         raise ValueError(f"name: expected one of {', '.join(DATASETS)}, got {name!r}")
     if download is not None and not isinstance(download, bool):
@@ -262,6 +269,9 @@ def _read_split(split: str, images_file: Any, labels_file: Any) -> tuple[np.ndar
     if x.shape[1:] != _IMAGE_SHAPE:
         shape = "x".join(map(str, x.shape[1:]))
         raise DataError(f"{images_file}: images are {shape}, expected 28x28")
+    if len(x) == 0:
+        raise DataError(f"{images_file}: holds no images (its header says 0x28x28); "
+                        f"expected at least one")
     if len(x) != len(t):
         raise DataError(
             f"{split} split: {len(x)} images in {images_file} but {len(t)} labels in {labels_file}"
