@@ -73,20 +73,21 @@ def _read(path, formats):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise CheckpointError(f"{path}: no such file")
+    entry = None
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise CheckpointError(f"{path}: not a .npz archive (a single .npy array)")
         with z:
-            arrays = {k: z[k] for k in z.files}
+            arrays = {}
+            for entry in z.files:
+                arrays[entry] = z[entry]
     except CheckpointError:
         raise
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a directory, expected a .npz file") from None
-    except ValueError:
-        # np.load's guess for unknown bytes is a pickle, which is refused: not our format
-        raise CheckpointError(f"{path}: not a readable .npz file, truncated or corrupt "
-                              "(neither a zip archive nor a .npy array)") from None
+    except ValueError as e:
+        raise CheckpointError(_refused(path, entry, e)) from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
         raise CheckpointError(f"{path}: not a readable .npz file, truncated or corrupt ({e})") from None
     for k, v in arrays.items():
@@ -104,6 +105,22 @@ def _read(path, formats):
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path}: format version {meta.get('version')!r}, this fastnn reads {VERSION}")
     return meta, arrays
+
+
+def _refused(path, entry, error):
+    """Why np.load(allow_pickle=False) refused path: pickled objects, or bytes of no known kind."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if entry is not None:
+        what = f"a .npz archive whose entry {entry!r} holds pickled Python objects"
+    elif head == b"\x93NUMPY":
+        what = "a .npy array of pickled Python objects, not a fastnn .npz file"
+    elif head[:1] == b"\x80":                      # the PROTO opcode that starts a pickle
+        what = "a Python pickle, not a fastnn .npz file"
+    else:
+        return (f"{path}: not a readable .npz file, truncated or corrupt "
+                f"(not a zip archive, a .npy array or a pickle)")
+    return f"{path}: {what}; fastnn refuses to load pickles (unpickling can run code)"
 
 
 def _params(path, meta, arrays):

@@ -17,6 +17,7 @@ import numpy as np
 
 from kernels import DELTA
 
+from ._checks import ShapeError
 from .network import PARAM_NAMES
 
 
@@ -27,6 +28,8 @@ def compare(numerical, backprop):
     """
     a = np.asarray(numerical, dtype=np.float64)
     b = np.asarray(backprop, dtype=np.float64)
+    if a.shape != b.shape or a.size == 0:
+        raise ShapeError(f"backprop: expected the shape of numerical {a.shape} (non-empty), got {b.shape}")
     diff = np.abs(a - b)
     scale = np.abs(a) + np.abs(b)
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)

@@ -11,6 +11,8 @@ def register(sub):
 
 
 def run(args):
+    if args.plots is not None:          # a bad directory fails before anything is printed
+        _make_dir(args.plots)
     from .. import AND, NAND, OR, XOR, cross_entropy_error, mean_squared_error, softmax
     from ..examples import forward, init_network
 
@@ -33,11 +35,32 @@ def run(args):
     print("gradient_descent from (-3, 4), lr 0.1, 100 steps =",
           gradient_descent(function_2, np.array([-3.0, 4.0]), lr=0.1, step_num=100))
     if args.plots is not None:
-        import os
-
-        from ..plots import plot_descent_path, plot_gradient_field
-
-        os.makedirs(args.plots, exist_ok=True)
-        for fn, name in ((plot_gradient_field, "gradient_field.png"), (plot_descent_path, "descent_path.png")):
-            print("wrote", fn(os.path.join(args.plots, name)))
+        _write_plots(args.plots)
     return 0
+
+
+def _make_dir(directory):
+    import os
+
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise NotADirectoryError(f"--plots {directory}: exists and is not a directory")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise OSError(f"--plots {directory}: cannot create the directory ({e.strerror or e})") from None
+
+
+def _write_plots(directory):
+    """Both chapter-4 figures into directory; an error names the figure, not the temporary
+    file it is written through."""
+    import os
+
+    from ..plots import plot_descent_path, plot_gradient_field
+
+    for fn, name in ((plot_gradient_field, "gradient_field.png"), (plot_descent_path, "descent_path.png")):
+        target = os.path.join(directory, name)
+        try:
+            fn(target)
+        except OSError as e:
+            raise OSError(f"{target}: cannot write the figure ({e.strerror or e})") from None
+        print("wrote", target)

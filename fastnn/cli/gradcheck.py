@@ -4,14 +4,31 @@ import argparse
 import numpy as np
 
 
-def _batch(v):
+def _int_in(lo, hi=None):
+    """An argparse type: an integer in [lo, hi] (no upper bound when hi is None)."""
+    def parse(v):
+        try:
+            n = int(v)
+        except ValueError:
+            n = None
+        if n is None or n < lo or (hi is not None and n > hi):
+            want = f"an integer in [{lo}, {hi}]" if hi is not None else f"an integer >= {lo}"
+            raise argparse.ArgumentTypeError(f"expected {want}, got {v!r}")
+        return n
+    return parse
+
+
+_batch = _int_in(3, 100)
+
+
+def _tolerance(v):
     try:
-        n = int(v)
+        f = float(v)
     except ValueError:
-        n = None
-    if n is None or not 3 <= n <= 100:
-        raise argparse.ArgumentTypeError(f"expected an integer in [3, 100], got {v!r}")
-    return n
+        f = None
+    if f is None or not 0 <= f < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {v!r}")
+    return f
 
 
 def register(sub):
@@ -19,14 +36,15 @@ def register(sub):
     p.add_argument("--activation", choices=("sigmoid", "relu"), default="relu",
                    help="hidden activation (default relu, as in the book's gradient check)")
     p.add_argument("--batch", type=_batch, default=3, help="number of digits, 3..100 (default 3)")
-    p.add_argument("--hidden", type=int, default=50, help="hidden units (default 50)")
+    p.add_argument("--hidden", type=_int_in(1), default=50, help="hidden units (default 50)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--method", choices=("incremental", "full"), default="incremental",
                    help="numerical-gradient strategy (default incremental)")
-    p.add_argument("--steps", type=int, default=0,
-                   help="backprop SGD steps (lr 0.1, batch 100) before the check, to check trained weights")
-    p.add_argument("--seed", type=int, default=0, help="seed of the weights and of the batch draw")
-    p.add_argument("--tol", type=float, default=None,
+    p.add_argument("--steps", type=_int_in(0), default=0,
+                   help="backprop SGD steps (lr 0.1, batch 100 or the whole training set if smaller) "
+                        "before the check, to check trained weights")
+    p.add_argument("--seed", type=_int_in(0), default=0, help="seed of the weights and of the batch draw")
+    p.add_argument("--tol", type=_tolerance, default=None,
                    help="fail (exit 1) if a max abs difference to backprop exceeds this "
                         "(default 1e-6 for float64, 1e-3 for float32)")
     p.add_argument("--dataset", choices=("mnist", "mnist-sample", "fashion-mnist"), default="mnist",
@@ -43,15 +61,18 @@ def run(args):
     dtype = np.dtype(args.dtype)
     data = load(args.dataset, data_dir=args.data_dir, dtype=dtype)
     (x_train, t_train) = data.train
+    n = x_train.shape[0]
+    if n < args.batch:
+        raise ValueError(f"--batch {args.batch}: the training set of {data.source} has only {n} images")
     tol = args.tol if args.tol is not None else (1e-6 if dtype == np.float64 else 1e-3)
     rng = np.random.default_rng(args.seed)
     net = TwoLayerNet(784, args.hidden, 10, activation=args.activation, dtype=dtype, rng=rng)
-    for _ in range(max(0, args.steps)):
-        idx = rng.choice(x_train.shape[0], 100, replace=False)
+    for _ in range(args.steps):
+        idx = rng.choice(n, min(100, n), replace=False)
         grads = net.gradient(x_train[idx], t_train[idx])
         for k, g in grads.items():
             net.params[k] -= dtype.type(0.1) * g
-    idx = rng.choice(x_train.shape[0], args.batch, replace=False)
+    idx = rng.choice(n, args.batch, replace=False)
     x, t = x_train[idx], t_train[idx]
     print(f"gradcheck: {args.activation} net 784-{args.hidden}-10 {dtype}, {args.batch} digits of {data.name}, "
           f"{args.steps} training steps, numerical gradient by '{args.method}'")
@@ -60,7 +81,7 @@ def run(args):
     print(format_report(book, "numerical (loss with the book's delta = 1e-7) vs backprop:"))
     print(format_report(plain, "numerical (loss with delta = 0) vs backprop:"))
     worst = max(r["max_abs"] for r in book.values())
-    if worst > tol:
+    if not worst <= tol:                   # NaN fails too
         print(f"FAIL: max abs difference {worst:.3e} exceeds --tol {tol:g}")
         return 1
     print(f"OK: max abs difference {worst:.3e} <= --tol {tol:g}")
