@@ -9,7 +9,7 @@ import numpy as np
 
 import kernels as K
 
-from ._checks import ShapeError, as_float_array, as_targets, describe, same_dtype
+from ._checks import ShapeError, _shape_str, as_float_array, as_targets, describe, same_dtype
 from .functions import elementwise_kernel
 
 
@@ -149,8 +149,10 @@ class Affine:
             raise ShapeError(f"W: expected ({D}, {M}) {self.x.dtype} as in forward, got {describe(self.W)}; "
                              f"W was replaced between forward and backward")
         dout = as_float_array("dout", dout, dtype=self.W.dtype, finite=False)
-        if dout.size != N * M or (dout.ndim == 2 and dout.shape != (N, M)):
-            raise ShapeError(f"dout: expected ({N}, {M}) {self.W.dtype}, got {describe(dout)}")
+        out_shape = (M,) if len(self.original_x_shape) == 1 else (N, M)      # forward's output
+        if dout.shape != out_shape:
+            raise ShapeError(f"dout: expected {_shape_str(out_shape)} {self.W.dtype} like the forward output, "
+                             f"got {describe(dout)}")
         return self._backward(dout.reshape(N, M), need_dx)
 
     def _forward(self, x2):
@@ -185,6 +187,9 @@ class SoftmaxWithLoss:
     def forward(self, x, t):
         x = as_float_array("x", x, ndim=(1, 2), finite=False)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        t = np.asarray(t)
+        if t.shape == x.shape and t.dtype.kind in "iub":
+            t = t.astype(x.dtype)          # one-hot given as integers, as in cross_entropy_error
         kind, t = as_targets("t", t, x2)
         loss = self._forward(x2, kind, t)
         self._shape = x.shape

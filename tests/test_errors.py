@@ -78,7 +78,7 @@ def test_layer_errors(rng):
     with pytest.raises(TypeError, match=r"x: expected \(N, 4\) float64 like W, got \(2, 4\) float32"):
         layer.forward(np.zeros((2, 4), np.float32))
     layer.forward(np.zeros((2, 4)))
-    with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\) float64, got \(3, 3\) float64"):
+    with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\) float64 like the forward output, got \(3, 3\) float64"):
         layer.backward(np.zeros((3, 3)))
     with pytest.raises(ShapeError, match=r"b: expected \(3,\) float64, got \(4,\) float64"):
         Affine(np.zeros((4, 3)), np.zeros(4))
