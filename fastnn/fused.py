@@ -13,6 +13,7 @@ import numba
 import numpy as np
 
 import kernels.fused as KF
+from kernels import checks
 from kernels.sparse import to_csr
 
 from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
@@ -69,20 +70,22 @@ class FusedSGD:
         buffers are dropped when the net's sizes or dtype differ from those they were made for."""
         net = self.net
         net.check_params()
-        key = (net.sizes, net.dtype)
+        key = (net._sizes, net.dtype)
         if key != self._built_for:
             self._buffers.clear()
             self._built_for = key
-        self.lr = positive_float("lr", self.lr)
+        lr = self.lr
+        if not (type(lr) is float and 0 < lr < np.inf):      # also when lr was set after __init__
+            self.lr = positive_float("lr", lr)
         p = net.params
         return p["W1"], p["b1"], p["W2"], p["b2"]
 
     def _data(self, data):
-        """The kernels' arrays of prepared data, after checking it fits this net."""
+        """The kernels' arrays of prepared data, after checking it fits this net (call after _params)."""
         if not isinstance(data, FusedData) or "_arrays" not in data.__dict__:
             raise TypeError(f"data: expected the FusedData returned by FusedSGD.prepare(x, t), "
                             f"got {type(data).__name__}")
-        D, _, C = self.net.sizes
+        D, _, C = self.net._sizes
         if data._dtype != self.net.dtype:
             raise TypeError(f"data: prepared in {data._dtype}, this net computes in {self.net.dtype}; "
                             f"prepare it with this net's FusedSGD")
@@ -107,11 +110,12 @@ class FusedSGD:
             raise ValueError(f"start, nsteps, batch: steps {start} + {nsteps} x {batch} "
                              f"leave order of size {order.size}")
         used = order[start:start + nsteps * batch]
-        lo, hi = used.min(), used.max()
-        if lo < 0 or hi >= n_rows:
+        rows = np.ascontiguousarray(order, dtype=np.int64)
+        if order.dtype.kind == "u" and used.max() > np.iinfo(np.int64).max \
+                or not checks.labels_in_range(rows[start:start + nsteps * batch], n_rows):
             raise ValueError(f"order: row numbers must lie in [0, {n_rows}) (the prepared data's rows), "
-                             f"got values in [{lo}, {hi}] in order[{start}:{start + used.size}]")
-        return np.ascontiguousarray(order, dtype=np.int64)
+                             f"got values in [{used.min()}, {used.max()}] in order[{start}:{start + used.size}]")
+        return rows
 
     def buffers(self, n):
         """Work buffers for batches of up to n samples and the current thread count (cached)."""
@@ -149,12 +153,12 @@ class FusedSGD:
         [0, N)).  Returns the (nsteps,) float64 losses, each before its update
         (a view, valid until the next call).
         """
+        params = self._params()
         csr, labels, targets = self._data(data)
         start = nonnegative_int("start", start)
         nsteps = positive_int("nsteps", nsteps)
         batch = positive_int("batch", batch)
         order = self._order(order, start, nsteps, batch, csr.shape[0])
-        params = self._params()
         if self._losses.size < nsteps:
             self._losses = np.empty(nsteps)
         labels = labels if labels is not None else np.zeros(0, np.intp)
@@ -167,11 +171,11 @@ class FusedSGD:
         """(accuracy, mean cross-entropy with the book's 1e-7) of the net on data from
         :meth:`prepare` with integer labels, by compiled forward passes over its non-zeros.
         loss=False skips the softmax and returns (accuracy, None)."""
+        params = self._params()
         csr, labels, _ = self._data(data)
         if labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
-        params = self._params()
-        _, H, C = self.net.sizes
+        _, H, C = self.net._sizes
         T = numba.get_num_threads()
         key = ("eval", T)
         buf = self._buffers.get(key)
