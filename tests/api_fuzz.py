@@ -367,11 +367,11 @@ def random_batches(net, data):
         return
     # accepted: the input must have been a valid batch; check the values
     xa = np.asarray(x)
-    assert xa.ndim == 2 and xa.shape[1] == D and xa.size and xa.dtype in FLOATS and np.isfinite(xa).all(), \
+    assert xa.ndim == 2 and xa.shape[1] == D and xa.size and xa.dtype.kind == "f" and np.isfinite(xa).all(), \
         f"{method} accepted x {xa.shape} {xa.dtype}"
     N = xa.shape[0]
     if isinstance(x, np.ndarray) and x.dtype != net.dtype:
-        return      # another float dtype converted to the net's: values compared elsewhere
+        return      # a float of another width, converted to the net's dtype: no reference at that precision
     x64 = xa.astype(np.float64)
     if method == "predict":
         close(out, ref.softmax(ref_forward(before, x64, net.activation)[2]), net.dtype, "predict")
