@@ -33,7 +33,8 @@ class FusedData(namedtuple("FusedData", ["csr", "labels", "targets"])):
     def __repr__(self):
         N, D = self.csr.shape
         kind = "labels" if self.labels is not None else "targets"
-        return f"FusedData({N} rows of {D} inputs, {self.csr.values.dtype}, {self._classes} classes, {kind})"
+        classes = self.__dict__.get("_classes", "?")
+        return f"FusedData({N} rows of {D} inputs, {self.csr.values.dtype}, {classes} classes, {kind})"
 
 
 def _read_only(a):
@@ -136,13 +137,16 @@ class FusedSGD:
     def prepare(self, x, t):
         """Check and compress a data set once: x (N, input_size), t labels (N,) or (N, C)."""
         x, (labels, dense) = self._checked(x, t)
+        # private copies: the checked labels may be the caller's own array, which could change later
+        labels = None if labels is None else labels.copy()
+        dense = None if dense is None else dense.copy()
         csr = to_csr(x)
         shown = csr._replace(indptr=_read_only(csr.indptr), indices=_read_only(csr.indices),
                              values=_read_only(csr.values))
         data = FusedData(shown, _read_only(labels), _read_only(dense))
         data._arrays = (csr, labels, dense)
         data._dtype = self.net.dtype
-        data._classes = self.net.sizes[2]
+        data._classes = self.net._sizes[2]
         return data
 
     def run(self, data, order, start, nsteps, batch):

@@ -468,3 +468,14 @@ def test_demo_plots_errors_name_the_directory_or_figure(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert err == f"fastnn demo: error: {out_dir / 'gradient_field.png'}: cannot write the figure (Permission denied)\n"
     assert ".part" not in err
+
+
+def test_prepared_data_do_not_follow_the_callers_labels(net, small):
+    """prepare keeps its own copy of the checked labels: changing t afterwards cannot reach the kernels."""
+    x, t = small
+    t = np.ascontiguousarray(t, dtype=np.intp)
+    opt = FusedSGD(net, 0.1)
+    data = opt.prepare(x, t)
+    t[:] = 10**6
+    assert 0 <= opt.evaluate(data)[0] <= 1
+    assert np.isfinite(opt.run(data, np.arange(20), 0, 2, 10)).all()
