@@ -2,7 +2,7 @@
 import numpy as np
 
 from ._checks import (
-    ShapeError, _shape_str, as_float_array, as_labels, describe, positive_float, positive_int,
+    ShapeError, _shape_str, as_float_array, as_labels, describe, one_of, positive_float, positive_int,
 )
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
@@ -29,8 +29,7 @@ class TwoLayerNet:
         D = positive_int("input_size", input_size)
         H = positive_int("hidden_size", hidden_size)
         C = positive_int("output_size", output_size)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        one_of("activation", activation, tuple(ACTIVATIONS))
         try:
             dtype = np.dtype(dtype)
         except TypeError:
@@ -70,8 +69,7 @@ class TwoLayerNet:
         dt = self.dtype
         if not isinstance(p, dict):
             raise TypeError(f"params: expected a dict with {', '.join(PARAM_NAMES)}, got {type(p).__name__}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        one_of("activation", self.activation, tuple(ACTIVATIONS))
         for k, shape in self._shapes.items():
             a = p.get(k)
             if type(a) is np.ndarray and a.dtype == dt and a.shape == shape:
