@@ -227,7 +227,8 @@ def _dout_scalar(dout):
     """dout of a loss layer: a finite real number (the loss is a scalar)."""
     d = np.asarray(dout)
     if d.ndim != 0 or d.dtype.kind not in "iuf":
-        raise TypeError(f"dout: expected a number (the loss is a scalar), got {describe(d) if d.ndim else type(dout).__name__}")
+        got = describe(d) if d.ndim else type(dout).__name__
+        raise TypeError(f"dout: expected a number (the loss is a scalar), got {got}")
     d = float(d)
     if not np.isfinite(d):
         raise ValueError(f"dout: expected a finite number, got {dout!r}")

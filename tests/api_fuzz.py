@@ -199,7 +199,8 @@ def fused_run_with_random_rows(net, data):
     if fault == "order_dtype":
         order = order.astype(data.draw(st.sampled_from([np.float64, np.bool_, np.complex64, object])))
     elif fault == "order_range":
-        order[data.draw(st.integers(start, min(M, start + nsteps * batch) - 1))] = data.draw(st.sampled_from([-1, N, N + 7, -2**40, 2**62]))
+        used = st.integers(start, min(M, start + nsteps * batch) - 1)       # a row a step reads
+        order[data.draw(used)] = data.draw(st.sampled_from([-1, N, N + 7, -2**40, 2**62]))
     elif fault == "order_rank":
         order = order.reshape(1, -1)
     elif fault == "order_list":
@@ -285,8 +286,8 @@ def replaced_params(net, data):
         from fastnn.trainer import Trainer
         return Trainer(net, x, t, batch_size=len(x), iterations=1, lr=0.5, seed=0).fit()
 
-    ok, out = call(f"params[{key!r}] = {fastnn._checks.describe(np.asarray(new))}"
-                   f"{'' if not isinstance(new, np.ndarray) else (' F' if new.flags.f_contiguous and new.ndim > 1 else '') + ('' if new.flags.c_contiguous else ' strided')}; "
+    layout = "" if not isinstance(new, np.ndarray) or new.flags.c_contiguous else " not C-contiguous"
+    ok, out = call(f"params[{key!r}] = {fastnn._checks.describe(np.asarray(new))}{layout}; "
                    f"{method} on {net._sizes} {net.dtype}", run, ["params"])
     if finite or not expected_ok:
         assert ok == expected_ok, f"{method}: params[{key!r}] of {fastnn._checks.describe(np.asarray(new))} " \
@@ -549,7 +550,8 @@ def trainer_settings(net, data):
         assert bad is not None, f"Trainer refused valid settings {kw}"
         return
     assert bad is None, f"Trainer accepted {bad}={kw[bad]!r}"
-    ok, hist2 = call("the same on the layer path", lambda: Trainer(net2, x, t, x, t, seed=1, fused=False, **kw).fit(), [])
+    ok, hist2 = call("the same on the layer path",
+                     lambda: Trainer(net2, x, t, x, t, seed=1, fused=False, **kw).fit(), [])
     close(hist["loss"], hist2["loss"], net.dtype, "fused and layer losses")
     for k in net.params:
         close(net.params[k], net2.params[k], net.dtype, f"fused and layer {k}")
