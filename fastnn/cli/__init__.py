@@ -1,12 +1,17 @@
 """``fastnn`` command line: one subcommand per module in this package.
 
 Each subcommand module defines ``register(subparsers)``, which adds its
-parser and sets ``func``; ``func(args)`` returns the exit status.
+parser and sets ``func``; ``func(args)`` returns the exit status: 0, 2 for
+bad input (one line on stderr), 128 + N when signal N ended the command;
+``fastnn train`` adds 3 (diverged) and 4 (results not written).
 """
 import argparse
 import importlib
 import os
+import signal
 import sys
+
+from .._signals import exit_status, signal_name
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
 COMMANDS = ("train", "evaluate", "demo", "gradcheck", "bench")
@@ -30,9 +35,14 @@ def main(argv=None):
     except (ValueError, TypeError, OSError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except MemoryError as exc:
+        print(f"fastnn {args.command}: error: not enough memory{f' ({exc})' if str(exc) else ''}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"fastnn {args.command}: interrupted by {signal_name(signum)}", file=sys.stderr)
+        return exit_status(signum)
 
 
 def entry():
