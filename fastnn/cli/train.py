@@ -151,6 +151,8 @@ def _run(args, stop):
     from ..trainer import Trainer, TrainingDiverged, TrainingInterrupted
 
     state = ckpt = None
+    if args.out == "":
+        raise ValueError("--out: expected a directory name, got ''")
     if args.resume:
         ckpt = _checkpoint_path(args.resume)
         state, extra = load_checkpoint(ckpt)
@@ -365,7 +367,7 @@ def _not_saved(e, trainer, folder, log, checkpoints, saved_args, out):
     for place in places:
         try:
             if place is None:       # the run folder, as a checkpoint (smaller than all results)
-                for name in RESULT_FILES:
+                for name in set(RESULT_FILES) - set(PROGRESS_FILES):   # free their space
                     folder.path(name).unlink(missing_ok=True)
                 checkpoints.save(state, publish=False)
                 log.complete(trainer.history)
@@ -455,8 +457,6 @@ def _new_run_dir():
 def _check_out(out, replace):
     """Refuse to overwrite results (unless ``replace``), and folders that hold the current one."""
     from ..runfolder import RUN_FILES
-    if not str(out):
-        raise ValueError("--out: expected a directory name, got ''")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a directory")
     here, real = Path.cwd().resolve(), out.resolve()
