@@ -239,10 +239,18 @@ def test_fashion_mnist(tmp_path, capsys):
     assert "data: fashion-mnist: 60000 train / 10000 test images" in out
 
 
+def default_signals():
+    """In the child: Ctrl-C and the other stop signals at their defaults, as in a terminal,
+    even when the test suite runs as a background job with SIGINT ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def cli(*argv, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "fastnn", *argv], cwd=kw.get("cwd"), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
 
 
 def test_subprocess_bad_option_exits_2():

@@ -420,7 +420,6 @@ def _apply_saved(args, saved, ckpt, state):
     if not isinstance(saved, dict) or set(saved) != set(RUN_DEFAULTS):
         raise ValueError(f"--resume {ckpt}: the checkpoint does not record the training options")
     more_iterations, more_epochs = args.iterations, args.epochs
-    # a finished state without its results (saved when the disk was full): written again
     for key, value in saved.items():
         given = getattr(args, key)
         if key in ("epochs", "iterations"):
@@ -440,6 +439,8 @@ def _apply_saved(args, saved, ckpt, state):
         per_epoch = int(state["config"]["steps_per_epoch"])
         args.iterations = done + (more_iterations or more_epochs * per_epoch)
         args.epochs = None
+    # a finished state without its results beside it (kept when the disk was full) is
+    # resumed to write them; one with its results needs MORE to do anything
     elif done >= total and (ckpt.parent / "weights.npz").exists():
         raise ValueError(f"--resume {ckpt}: the run is finished ({done} iterations); to extend "
                          "it, add --iterations MORE or --epochs MORE")
