@@ -8,6 +8,7 @@ bad input (one line on stderr), 128 + N when signal N ended the command;
 import argparse
 import importlib
 import os
+import re
 import signal
 import sys
 
@@ -24,6 +25,17 @@ def build_parser():
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
+
+
+def option_error(exc, names):
+    """``exc`` (ValueError/TypeError) as a ValueError naming the command-line option when its
+    message starts with a Python argument name in ``names`` ({"batch_size": "--batch-size"});
+    else ``exc`` itself. The library names its arguments, the command line its options."""
+    text = str(exc)
+    name = re.match(r"[a-z_]*", text).group()
+    if name in names and text[len(name):len(name) + 1] in (":", " "):
+        return ValueError(names[name] + text[len(name):])
+    return exc
 
 
 def main(argv=None):

@@ -3,6 +3,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import option_error
+
 DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
 
 
@@ -44,6 +46,16 @@ def recorded_data(extra):
 
 
 def run(args):
+    try:
+        return _run(args)
+    except (ValueError, TypeError) as e:
+        err = option_error(e, {"data_dir": "--data-dir", "batch_size": "--batch-size"})
+        if err is e:
+            raise
+        raise err from None
+
+
+def _run(args):
     from ..checkpoint import load_net, load_params
     from ..datasets import load
     from ..trainer import evaluate, _data
@@ -57,7 +69,11 @@ def run(args):
     net = load_net(path)
     _, meta = load_params(path)
     saved, saved_dir = recorded_data(meta.get("extra", {}))
-    name = args.dataset or saved or "mnist"
+    if args.dataset is None and args.data_dir is not None and saved == "mnist-sample":
+        saved_name = "mnist"              # a directory given: the IDX files in it
+    else:
+        saved_name = saved
+    name = args.dataset or saved_name or "mnist"
     data_dir = args.data_dir
     if data_dir is None and name == saved:
         data_dir = saved_dir                # the run's own directory, unless told otherwise

@@ -18,7 +18,6 @@ import io
 import json
 import math
 import os
-import re
 import shlex
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 from .._signals import SignalInterrupt, exit_status, signal_name
+from . import option_error
 
 #: Settings that define a run, with their defaults. On --resume they come from the
 #: checkpoint; giving one with another value is an error (--epochs and --iterations
@@ -133,18 +133,16 @@ def run(args):
         try:
             return _run(args, stop)
         except (ValueError, TypeError) as e:
-            text = str(e)
-            name = re.match(r"[a-z_]*", text).group()
-            if name in OPTION_NAMES and text[len(name):len(name) + 1] in (":", " "):
-                # 'batch_size: ...' as '--batch-size: ...': the option that was given
-                raise ValueError(OPTION_NAMES[name] + text[len(name):]) from None
-            raise
+            err = option_error(e, OPTION_NAMES)
+            if err is e:
+                raise
+            raise err from None
 
 
 def _run(args, stop):
     import numpy as np
 
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint import CheckpointError, load_checkpoint
     from ..datasets import load
     from ..network import TwoLayerNet
     from ..runfolder import HistoryLog, RunFolder
@@ -155,7 +153,10 @@ def _run(args, stop):
         raise ValueError("--out: expected a directory name, got ''")
     if args.resume:
         ckpt = _checkpoint_path(args.resume)
-        state, extra = load_checkpoint(ckpt)
+        try:
+            state, extra = load_checkpoint(ckpt)
+        except CheckpointError as e:
+            raise CheckpointError(f"--resume {e}") from None
         _apply_saved(args, extra.get("args"), ckpt, state)
         out = Path(args.out) if args.out is not None else ckpt.parent
         in_place = out.is_dir() and os.path.samefile(out, ckpt.parent)
