@@ -401,6 +401,19 @@ def test_full_disk_everywhere_near_the_run_saves_elsewhere(tmp_path, tmp_path_fa
     assert not run.exists() and [p for p in leftovers(tmp_path) if ".part" in p] == []
 
 
+def test_full_disk_during_training_warns_and_goes_on(tmp_path, tmp_path_factory):
+    run, tmp = tmp_path / "r", tmp_path_factory.mktemp("other-disk")
+    with Child("train", *QUICK, "--iterations", "60", "--checkpoint-every", "20", "--out", str(run),
+               code=FULL_DISK, env={"FAIL_NAMES": "checkpoint.npz", "FAIL_UNDER": str(tmp_path),
+                                    "TMPDIR": str(tmp)}) as c:
+        status, out, err = c.finish()
+    warning = (f"warning: checkpoint not saved ([Errno 28] No space left on device: "
+               f"'{run / 'checkpoint.npz'}'); no checkpoint had been saved\n")
+    assert err.count(warning) == 2, err                 # at 20 and 40; training went on
+    assert status == 4 and "kept: the trained state (iteration 60) in " + str(tmp) in err
+    assert "Traceback" not in err and not run.exists()
+
+
 def _mount_tmpfs(path, size):
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False

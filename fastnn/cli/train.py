@@ -285,8 +285,9 @@ class _Checkpointer:
             try:
                 self.save(trainer.state_dict())
             except OSError as e:
-                print(f"warning: checkpoint not saved ({e}); {self.kept(self.folder.out)}",
-                      file=sys.stderr)
+                out = self.folder.out
+                print(f"warning: checkpoint not saved ({_user_path(e, self.folder, out)}); "
+                      f"{self.kept(out)}", file=sys.stderr)
             self.last_iteration = trainer.iteration
             self.last_time = time.monotonic()
 
@@ -316,6 +317,7 @@ def _interrupted(e, trainer, folder, log, checkpoints, out):
     checkpoints.save(trainer.state_dict(), publish=False)
     log.complete(trainer.history)
     folder.publish(PROGRESS_FILES)
+    checkpoints.published = trainer.iteration
     how = f" by {signal_name(e.signum)}" if e.signum is not None else ""
     print(f"interrupted{how} at iteration {trainer.iteration}/{trainer.total_steps}; checkpoint "
           f"saved to {out / CHECKPOINT}\n{_resume_hint(out)}", file=sys.stderr)
