@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
 
 import numpy as np

@@ -121,8 +121,8 @@ def register(sub):
                    help="continue the run saved in PATH (a checkpoint.npz or its directory); "
                         "with --iterations or --epochs, extend it")
     r.add_argument("--checkpoint-every", type=_positive(int), metavar="N",
-                   help="save a checkpoint every N iterations (default: after an epoch, at most "
-                        f"once every {CHECKPOINT_SECONDS:.0f} s)")
+                   help="save a checkpoint every N iterations (default: after the first epoch, "
+                        f"then after an epoch at most once every {CHECKPOINT_SECONDS:.0f} s)")
     r.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=run)
 
@@ -261,8 +261,9 @@ def _run(args, stop):
 
 # -- the ways a run ends ------------------------------------------------------------
 class _Checkpointer:
-    """Trainer callback: a checkpoint every ``every`` iterations, or (every=None) after an
-    epoch once CHECKPOINT_SECONDS have passed; written and published atomically."""
+    """Trainer callback: a checkpoint every ``every`` iterations, or (every=None) after the
+    first epoch and then after an epoch once CHECKPOINT_SECONDS have passed; written and
+    published atomically."""
 
     def __init__(self, folder, trainer, saved_args, every, say):
         self.folder = folder
@@ -279,8 +280,9 @@ class _Checkpointer:
             # not at a "step" that ends an epoch: the state is consistent after its evaluation
             due = (event == "epoch" or trainer._pos < trainer.steps_per_epoch) and \
                 trainer.iteration - self.last_iteration >= self.every
-        else:
-            due = event == "epoch" and time.monotonic() - self.last_time >= CHECKPOINT_SECONDS
+        else:   # the first epoch's, so that the folder and its log exist early; then by time
+            due = event == "epoch" and (self.published is None or
+                                        time.monotonic() - self.last_time >= CHECKPOINT_SECONDS)
         if due and trainer.iteration < trainer.total_steps:
             try:
                 self.save(trainer.state_dict())
