@@ -19,6 +19,7 @@ flushes it; ``read_history`` builds the history back from those lines.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -141,7 +142,8 @@ class RunFolder:
             self._created = []
         finally:
             for name in moved:                  # failed before the swap: put them back
-                os.rename(snap / name, real / name)
+                with contextlib.suppress(OSError):
+                    os.rename(snap / name, real / name)
             shutil.rmtree(snap, ignore_errors=True)
 
 

@@ -305,9 +305,15 @@ class _Checkpointer:
                          f"{self.folder.out / CHECKPOINT}")
 
     def kept(self, out):
+        """What the run folder holds of this run, read back from it."""
         if self.published is None:
             return "no checkpoint had been saved"
-        return f"the checkpoint of iteration {self.published} is kept in {out / CHECKPOINT}"
+        from ..checkpoint import load_checkpoint
+        try:   # a signal may have come between a publication and its record here
+            iteration = load_checkpoint(out / CHECKPOINT)[0]["counters"]["iteration"]
+        except (OSError, ValueError):
+            iteration = self.published
+        return f"the checkpoint of iteration {iteration} is kept in {out / CHECKPOINT}"
 
 
 def _resume_hint(out):
