@@ -22,23 +22,25 @@ All randomness comes from one ``np.random.default_rng(seed)``: the same seed,
 data and settings give the same parameters and history, bit for bit (for one
 thread count; BLAS may sum in another order with more threads).
 
-Ctrl-C stops training after the batch in progress: ``fit`` then raises
-TrainingInterrupted with a consistent trainer, whose ``state_dict()`` can be
-saved (see fastnn.checkpoint) and restored with ``load_state_dict`` to continue
-exactly where the run stopped.
+Ctrl-C, SIGTERM or SIGHUP stops training after the batch (or fused block) in
+progress: ``fit`` then raises TrainingInterrupted with a consistent trainer,
+whose ``state_dict()`` can be saved (see fastnn.checkpoint) and restored with
+``load_state_dict`` to continue exactly where the run stopped. A second signal
+interrupts at once; a signal that was ignored (SIG_IGN) when ``fit`` started
+stays ignored. A loss that is NaN or infinite stops training with
+TrainingDiverged, naming the iteration.
 """
 from __future__ import annotations
 
 import contextlib
 import math
-import signal
-import threading
 import time
 
 import numpy as np
 
 import kernels as K
 
+from . import _signals
 from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
 from .network import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Adam, Momentum
@@ -53,7 +55,8 @@ try:
 except ImportError:
     _threadpoolctl = None
 
-__all__ = ["SAMPLING", "Trainer", "TrainingInterrupted", "optimizer_state", "load_optimizer_state"]
+__all__ = ["SAMPLING", "Trainer", "TrainingDiverged", "TrainingInterrupted", "optimizer_state",
+           "load_optimizer_state"]
 
 SAMPLING = ("shuffle", "random")
 GRADS = ("backprop", "numerical")
@@ -64,14 +67,31 @@ EPOCH_KEYS = ("epoch", "iteration", "train_acc", "test_acc", "train_loss", "test
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or a callback's KeyboardInterrupt) stopped ``fit`` between two batches.
+    """A stop signal (SIGINT, SIGTERM, SIGHUP), ``request_stop`` or a callback's
+    KeyboardInterrupt stopped ``fit`` between two batches.
 
     ``trainer`` is consistent: ``trainer.state_dict()`` resumes the run exactly.
+    ``signum``: the signal's number, or None when no signal stopped it.
     """
 
-    def __init__(self, trainer):
+    def __init__(self, trainer, signum=None):
         super().__init__(f"training stopped after iteration {trainer.iteration}")
         self.trainer = trainer
+        self.signum = signum
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss of iteration ``iteration`` (counted from 1) was ``loss``, NaN or infinite.
+
+    The trainer's counters stop before the batch (or fused block) that diverged,
+    but its parameters are no longer finite: continue from a saved state instead.
+    """
+
+    def __init__(self, trainer, iteration, loss):
+        super().__init__(f"training diverged: the loss is {loss} at iteration {iteration}")
+        self.trainer = trainer
+        self.iteration = iteration
+        self.loss = loss
 
 
 def new_history():
@@ -116,13 +136,16 @@ class Trainer:
         (or call, see steps_per_call) or "epoch" after each epoch's evaluation;
         ``trainer.last_loss`` and ``trainer.history`` hold the latest values.
         Raising KeyboardInterrupt from a callback stops training like Ctrl-C.
+    handle_signals: during ``fit``, SIGINT, SIGTERM and SIGHUP stop training after the
+        current batch (see fastnn._signals); False leaves the handlers to the caller,
+        who may call ``request_stop``.
     """
 
     def __init__(self, net, x_train, t_train, x_test=None, t_test=None, *, optimizer=None,
                  lr=0.1, batch_size=100, epochs=None, iterations=None, sampling="shuffle",
                  grad="backprop", numerical_method="incremental", fused=None, seed=None,
                  threads=None, blas_threads=1, eval_batch=10000, steps_per_call=None,
-                 callbacks=()):
+                 callbacks=(), handle_signals=True):
         if not isinstance(net, TwoLayerNet):
             raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
         self.net = net
@@ -203,7 +226,9 @@ class Trainer:
         self.last_loss = None
         self.history = new_history()
         self.interrupted = False
+        self.handle_signals = bool(handle_signals)
         self._stop = False
+        self._stop_signal = None
         B = self.batch_size
         if self._fused is None:
             self._xb = np.empty((B, self.x_train.shape[1]), dtype=net.dtype)
@@ -238,17 +263,31 @@ class Trainer:
         """Train until ``total_steps`` iterations are done; returns ``history``.
 
         Continues from the current counters, so calling it after
-        ``load_state_dict`` resumes a run. Raises TrainingInterrupted on Ctrl-C.
+        ``load_state_dict`` resumes a run. Raises TrainingInterrupted on a stop
+        signal or ``request_stop`` (a request made before ``fit`` stops it before
+        its first batch), TrainingDiverged on a NaN or infinite loss.
         """
-        self._stop = False
         self.interrupted = False
-        with num_threads(self._numba_threads()), blas_limit(self.blas_threads), _SigintToFlag(self):
+        with num_threads(self._numba_threads()), blas_limit(self.blas_threads), self._signal_guard():
             while self.iteration < self.total_steps and not self._stop:
                 self._run_one()
-        if self._stop and self.iteration < self.total_steps:
+        stopped, signum = self._stop, self._stop_signal
+        self._stop, self._stop_signal = False, None
+        if stopped and self.iteration < self.total_steps:
             self.interrupted = True
-            raise TrainingInterrupted(self)
+            raise TrainingInterrupted(self, signum)
         return self.history
+
+    def request_stop(self, signum=None):
+        """Ask ``fit`` to stop after the current batch (callable from a signal handler)."""
+        self._stop = True
+        if self._stop_signal is None:
+            self._stop_signal = signum
+
+    def _signal_guard(self):
+        if not self.handle_signals:
+            return contextlib.nullcontext()
+        return _signals.StopSignals(self.request_stop)
 
     def _block_indices(self, k):
         """Row numbers of the next k batches (the last one of an epoch may be short).
@@ -272,6 +311,9 @@ class Trainer:
             k = min(self.steps_per_call, self.steps_per_epoch - self._pos,
                     self.total_steps - self.iteration)
             losses = self._fused.run(self._fused_data, self._block_indices(k), 0, k, self.batch_size)
+            if not np.isfinite(losses).all():
+                bad = int(np.flatnonzero(~np.isfinite(losses))[0])
+                raise TrainingDiverged(self, self.iteration + bad + 1, float(losses[bad]))
             self.history["loss"].extend(float(v) for v in losses)
         else:
             k = 1
@@ -280,7 +322,10 @@ class Trainer:
             xb, tb = self._xb[:n], self._tb[:n]
             np.take(self.x_train, idx, axis=0, out=xb)
             np.take(self.t_train, idx, out=tb)
-            self.history["loss"].append(self._step(xb, tb))
+            loss = self._step(xb, tb)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(self, self.iteration + 1, loss)
+            self.history["loss"].append(loss)
         self.iteration += k
         self._pos += k
         self.last_loss = self.history["loss"][-1]
@@ -316,7 +361,9 @@ class Trainer:
         for cb in self.callbacks:
             try:
                 cb(self, event)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as e:
+                if isinstance(e, _signals.SignalInterrupt):
+                    raise
                 self._stop = True
 
     # -- evaluation --------------------------------------------------------
@@ -490,30 +537,3 @@ def load_optimizer_state(opt, state):
         groups.setdefault(group, {})[name] = np.array(arr)
     for group, values in groups.items():
         setattr(opt, group, values)
-
-
-class _SigintToFlag:
-    """While active (main thread only), the first Ctrl-C asks the trainer to stop after
-    the current batch; a second one interrupts at once."""
-
-    def __init__(self, trainer):
-        self.trainer = trainer
-        self.old = None
-
-    def _handler(self, signum, frame):
-        if self.trainer._stop:
-            raise KeyboardInterrupt
-        self.trainer._stop = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self.old = signal.signal(signal.SIGINT, self._handler)
-            except ValueError:
-                self.old = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-        return False

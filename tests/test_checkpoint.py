@@ -151,3 +151,68 @@ def test_corrupt_members_are_reported(net, tmp_path):
     q.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=r"flipped\.npz: not a readable \.npz file, truncated or corrupt"):
         load_net(q)
+
+
+# -- atomic files and folders ---------------------------------------------------------------
+def test_failed_write_names_the_file(tmp_path):
+    import errno
+    from fastnn._atomic import atomic_write
+    path = tmp_path / "w.bin"
+    with pytest.raises(OSError) as e:
+        with atomic_write(path) as f:
+            f.write(b"x")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(path)
+    assert str(e.value) == f"[Errno 28] No space left on device: '{path}'"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("atomic", [True, False], ids=["renameat2", "two-renames"])
+def test_exchange_dirs(tmp_path, monkeypatch, atomic):
+    from fastnn import _atomic
+    if not atomic:
+        monkeypatch.setattr(_atomic, "_renameat2", lambda: None)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "new").write_text("n")
+    (b / "old").write_text("o")
+    swapped = _atomic.exchange_dirs(a, b)
+    assert swapped is (atomic and _atomic._renameat2() is not None)
+    assert [p.name for p in b.iterdir()] == ["new"] and [p.name for p in a.iterdir()] == ["old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_run_folder_publishes_in_one_step_and_keeps_the_users_files(tmp_path, monkeypatch):
+    from fastnn import runfolder
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "weights.npz").write_text("an older run")
+    (out / "notes.txt").write_text("mine")
+    (out / "mine").mkdir()
+    folder = runfolder.RunFolder(out).open()
+    (folder.path("checkpoint.npz")).write_text("new")
+    (folder.path("history.jsonl")).write_text("")
+
+    def broken(a, b):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(runfolder, "exchange_dirs", broken)   # fails: nothing changes
+    with pytest.raises(OSError):
+        folder.publish(["checkpoint.npz", "history.jsonl"])
+    assert sorted(p.name for p in out.iterdir()) == ["mine", "notes.txt", "weights.npz"]
+    monkeypatch.undo()
+    folder.publish(["checkpoint.npz", "history.jsonl"])
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.npz", "history.jsonl", "mine",
+                                                     "notes.txt"]
+    with open(folder.path("history.jsonl"), "a") as f:         # one file under two names
+        f.write("line\n")
+    assert (out / "history.jsonl").read_text() == "line\n"
+    folder.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_run_folder_that_never_publishes_leaves_nothing(tmp_path):
+    from fastnn.runfolder import RunFolder
+    with RunFolder(tmp_path / "a" / "b" / "run") as folder:
+        folder.path("checkpoint.npz").write_text("x")
+    assert list(tmp_path.iterdir()) == []

@@ -39,7 +39,9 @@ def test_train_writes_results_and_evaluate_reads_them(tmp_path, capsys):
     assert re.match(r"test accuracy 0\.\d{4} \(loss \d\.\d{4}\) after 200 iterations; [\d.]+ s, "
                     r"[\d,]+ samples/s; results in ", summary)
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "accuracy.png", "history.csv", "history.json", "loss.png", "weights.npz"]
+        "accuracy.png", "checkpoint.npz", "history.csv", "history.json", "history.jsonl", "loss.png",
+        "weights.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]      # no work folder left
     for png in ("accuracy.png", "loss.png"):
         assert (out_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     record = json.loads((out_dir / "history.json").read_text(),
@@ -93,12 +95,12 @@ def test_interrupt_then_resume_equals_one_run(tmp_path, capsys, monkeypatch, sam
     assert status == 130
     assert f"interrupted at iteration 97/150; checkpoint saved to {run / 'checkpoint.npz'}" in err
     assert f"resume with: fastnn train --resume {run}" in err
-    assert (run / "checkpoint.npz").exists() and not (run / "weights.npz").exists()
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "history.jsonl"]
 
     assert main(["train", "--resume", str(run), "--lr", "0.1"]) == 0   # same value: allowed
     out, err = capsys.readouterr()
     assert "resuming at iteration 97 (epoch 2)" in out
-    assert not (run / "checkpoint.npz").exists()
+    assert (run / "weights.npz").exists()
     a, _ = load_params(tmp_path / "whole" / "weights.npz")
     b, _ = load_params(run / "weights.npz")
     for k in a:
@@ -151,7 +153,11 @@ def test_unwritable_output_is_refused_before_training(tmp_path, capsys):
     (["--batch-size", "0"], "argument --batch-size: expected a number > 0"),
     (["--epochs", "2", "--iterations", "5"], "not allowed with argument"),
     (["--dtype", "float16"], "argument --dtype: invalid choice"),
-    (["--epochs", "x"], "argument --epochs: expected a int, got 'x'"),
+    (["--epochs", "x"], "argument --epochs: expected an integer, got 'x'"),
+    (["--seed", "-1"], "argument --seed: expected an integer from 0 to 2**64-1, got -1"),
+    (["--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
+    (["--checkpoint-every", "0"], "argument --checkpoint-every: expected a number > 0, got 0"),
+    (["--threads", "0"], "argument --threads: expected a number > 0, got 0"),
 ])
 def test_bad_options_are_argparse_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -163,7 +169,8 @@ def test_bad_options_are_argparse_errors(argv, message, capsys):
 def test_batch_larger_than_the_data(tmp_path, capsys):
     status, out, err = train(capsys, "--batch-size", "9000", "--out", str(tmp_path / "r"))
     assert status == 2
-    assert "fastnn train: error: batch_size: expected at most the 8000 training samples, got 9000" in err
+    assert "fastnn train: error: --batch-size: expected at most the 8000 training samples, got 9000" in err
+    assert list(tmp_path.iterdir()) == []                       # no empty folder, no work folder
 
 
 def idx_dir(tmp_path, n=20, labels=None, images=None):
@@ -186,7 +193,8 @@ def run_on(d, tmp_path, capsys):
 
 def test_data_problems(tmp_path, capsys):
     status, (out, err) = run_on(tmp_path / "nowhere", tmp_path, capsys)
-    assert status == 2 and f"data_dir {tmp_path / 'nowhere'}: no such directory" in err
+    assert status == 2 and f"--data-dir {tmp_path / 'nowhere'}: no such directory" in err
+    assert not (tmp_path / "out").exists()                      # a failed run leaves no folder
 
     d = idx_dir(tmp_path)
     status, (out, err) = run_on(d, tmp_path, capsys)
@@ -231,10 +239,18 @@ def test_fashion_mnist(tmp_path, capsys):
     assert "data: fashion-mnist: 60000 train / 10000 test images" in out
 
 
+def default_signals():
+    """In the child: Ctrl-C and the other stop signals at their defaults, as in a terminal,
+    even when the test suite runs as a background job with SIGINT ignored."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def cli(*argv, **kw):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "fastnn", *argv], cwd=kw.get("cwd"), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
 
 
 def test_subprocess_bad_option_exits_2():

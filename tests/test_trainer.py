@@ -7,7 +7,7 @@ import pytest
 
 from fastnn import SGD, Momentum, TwoLayerNet
 from fastnn.datasets import load
-from fastnn.trainer import Trainer, TrainingInterrupted, evaluate
+from fastnn.trainer import Trainer, TrainingDiverged, TrainingInterrupted, evaluate
 
 try:
     import fastnn.fused  # noqa: F401
@@ -196,15 +196,74 @@ def test_resume_refuses_another_run(small):
         make(small, iterations=5, optimizer=Momentum()).load_state_dict(tr.state_dict())
 
 
-def test_ctrl_c_stops_after_the_current_batch(small):
+@pytest.fixture
+def handlers():
+    """The stop signals' handlers set to Python's defaults for the test, then put back:
+    a test suite run as a background job (`make test &`) starts with SIGINT ignored."""
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {s: signal.getsignal(s) for s in sigs}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    for s, h in old.items():
+        signal.signal(s, h)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
+def test_stop_signal_stops_after_the_current_batch(small, handlers, sig):
+    signum = getattr(signal, sig)
+    before = signal.getsignal(signum)
+
+    def cb(trainer, event):
+        if event == "step" and trainer.iteration == 4:
+            os.kill(os.getpid(), signum)
+    tr = make(small, iterations=20, callbacks=[cb])
+    with pytest.raises(TrainingInterrupted) as e:
+        tr.fit()
+    assert e.value.signum == signum
+    assert tr.iteration in (4, 5) and len(tr.history["loss"]) == tr.iteration
+    assert signal.getsignal(signum) is before                  # the handler is put back
+
+
+def test_a_second_signal_interrupts_at_once(small, handlers):
+    from fastnn._signals import SignalInterrupt
+
+    def cb(trainer, event):
+        if event == "step" and trainer.iteration == 4:
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)
+    tr = make(small, iterations=20, callbacks=[cb])
+    with pytest.raises(SignalInterrupt) as e:
+        tr.fit()
+    assert e.value.signum == signal.SIGINT and tr.iteration == 4
+
+
+def test_an_ignored_signal_stays_ignored(small, handlers):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)               # as in `nohup cmd &`
+
     def cb(trainer, event):
         if event == "step" and trainer.iteration == 4:
             os.kill(os.getpid(), signal.SIGINT)
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     tr = make(small, iterations=20, callbacks=[cb])
-    with pytest.raises(TrainingInterrupted):
+    tr.fit()                                                   # not interrupted
+    assert tr.iteration == 20 and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_request_stop_and_divergence(small):
+    tr = make(small, iterations=20)
+    tr.request_stop()                                          # before fit: no batch at all
+    with pytest.raises(TrainingInterrupted) as e:
         tr.fit()
-    assert tr.iteration in (4, 5) and len(tr.history["loss"]) == tr.iteration
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert tr.iteration == 0 and e.value.signum is None
+    tr.fit()                                                   # the request was used up
+    assert tr.iteration == 20
+    for fused in (True, False):
+        tr = make(small, np.float32, iterations=20, lr=1e300, fused=fused)
+        with pytest.raises(TrainingDiverged, match=r"the loss is (nan|inf) at iteration 2$") as e:
+            tr.fit()
+        assert e.value.iteration == 2 and tr.iteration < 2
 
 
 # -- gradients -----------------------------------------------------------------

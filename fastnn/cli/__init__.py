@@ -1,12 +1,18 @@
 """``fastnn`` command line: one subcommand per module in this package.
 
 Each subcommand module defines ``register(subparsers)``, which adds its
-parser and sets ``func``; ``func(args)`` returns the exit status.
+parser and sets ``func``; ``func(args)`` returns the exit status: 0, 2 for
+bad input (one line on stderr), 128 + N when signal N ended the command;
+``fastnn train`` adds 3 (diverged) and 4 (results not written).
 """
 import argparse
 import importlib
 import os
+import re
+import signal
 import sys
+
+from .._signals import exit_status, signal_name
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
 COMMANDS = ("train", "evaluate", "demo", "gradcheck", "bench")
@@ -21,6 +27,17 @@ def build_parser():
     return parser
 
 
+def option_error(exc, names):
+    """``exc`` (ValueError/TypeError) as a ValueError naming the command-line option when its
+    message starts with a Python argument name in ``names`` ({"batch_size": "--batch-size"});
+    else ``exc`` itself. The library names its arguments, the command line its options."""
+    text = str(exc)
+    name = re.match(r"[a-z_]*", text).group()
+    if name in names and text[len(name):len(name) + 1] in (":", " "):
+        return ValueError(names[name] + text[len(name):])
+    return exc
+
+
 def main(argv=None):
     """Entry point of the ``fastnn`` console script."""
     parser = build_parser()
@@ -30,9 +47,14 @@ def main(argv=None):
     except (ValueError, TypeError, OSError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"fastnn {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except MemoryError as exc:
+        print(f"fastnn {args.command}: error: not enough memory{f' ({exc})' if str(exc) else ''}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"fastnn {args.command}: interrupted by {signal_name(signum)}", file=sys.stderr)
+        return exit_status(signum)
 
 
 def entry():

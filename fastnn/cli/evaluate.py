@@ -1,25 +1,61 @@
 """``fastnn evaluate``: test accuracy and loss of saved weights."""
+import argparse
 import sys
 from pathlib import Path
+
+from . import option_error
+
+DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
+
+
+def _batch(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return v
 
 
 def register(sub):
     p = sub.add_parser("evaluate", help="report the test accuracy of saved weights",
                        description="Load weights written by `fastnn train` (weights.npz, a "
                                    "checkpoint.npz, or the run directory) and evaluate them on a "
-                                   "test set: by default the data set they were trained on.")
+                                   "test set: by default the data the run recorded (data set and "
+                                   "directory), which the first line names.")
     p.add_argument("weights", metavar="WEIGHTS", help="weights.npz, checkpoint.npz or a run directory")
     p.add_argument("--dataset", choices=("mnist", "mnist-sample", "fashion-mnist"),
                    help="test set (default: the one the weights were trained on, else mnist)")
-    p.add_argument("--data-dir", metavar="DIR", help="directory holding the four IDX files")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="directory holding the four IDX files (default: the run's)")
     p.add_argument("--no-download", action="store_true", help="never use the network")
     p.add_argument("--split", choices=("test", "train"), default="test", help="which split (test)")
-    p.add_argument("--batch-size", type=int, default=10000, metavar="B",
+    p.add_argument("--batch-size", type=_batch, default=10000, metavar="B",
                    help="samples per forward pass (10000)")
     p.set_defaults(func=run)
 
 
+def recorded_data(extra):
+    """(dataset name, data directory) a run recorded in its weights' metadata (None if not)."""
+    args = extra.get("args") if isinstance(extra.get("args"), dict) else {}
+    name = args.get("dataset") or extra.get("dataset")
+    name = name if name in DATASETS else None
+    data_dir = args.get("data_dir")
+    return name, data_dir if isinstance(data_dir, str) else None
+
+
 def run(args):
+    try:
+        return _run(args)
+    except (ValueError, TypeError) as e:
+        err = option_error(e, {"data_dir": "--data-dir", "batch_size": "--batch-size"})
+        if err is e:
+            raise
+        raise err from None
+
+
+def _run(args):
     from ..checkpoint import load_net, load_params
     from ..datasets import load
     from ..trainer import evaluate, _data
@@ -30,16 +66,30 @@ def run(args):
         if not found:
             raise ValueError(f"{path}: no weights.npz or checkpoint.npz in that directory")
         path = found[0]
-    if args.batch_size <= 0:
-        raise ValueError(f"--batch-size: expected a positive integer, got {args.batch_size}")
     net = load_net(path)
     _, meta = load_params(path)
-    extra = meta.get("extra", {})
-    saved = extra.get("dataset") or (extra.get("args") or {}).get("dataset")
-    name = args.dataset or saved or "mnist"
-    data = load(name, data_dir=args.data_dir, download=False if args.no_download else None,
-                dtype=net.dtype)
-    print(f"data: {data.describe()}")
+    saved, saved_dir = recorded_data(meta.get("extra", {}))
+    if args.dataset is None and args.data_dir is not None and saved == "mnist-sample":
+        saved_name = "mnist"              # a directory given: the IDX files in it
+    else:
+        saved_name = saved
+    name = args.dataset or saved_name or "mnist"
+    data_dir = args.data_dir
+    if data_dir is None and name == saved:
+        data_dir = saved_dir                # the run's own directory, unless told otherwise
+    if args.dataset is None and args.data_dir is None:
+        why = "the data the run recorded" if saved else "no data recorded: the default"
+    else:
+        why = "as given"
+    try:
+        data = load(name, data_dir=data_dir, download=False if args.no_download else None,
+                    dtype=net.dtype)
+    except (OSError, ValueError) as e:
+        if data_dir is not None and data_dir == saved_dir and args.data_dir is None:
+            raise type(e)(f"{e} (the directory the run recorded; give --data-dir to use "
+                          "another)") from None
+        raise
+    print(f"data: {data.describe()} ({why})")
     x, t = data.test if args.split == "test" else data.train
     D, H, C = net.sizes
     if x.shape[1] != D or len(data.classes) != C:
