@@ -7,6 +7,7 @@ the update.  For training, ``prepare(x, t)`` compresses a whole data set
 once and ``run(data, order, start, nsteps, batch)`` takes many steps over
 row numbers in one call, with no batch copied.  See :mod:`kernels.fused`.
 """
+import time
 from collections import namedtuple
 
 import numba
@@ -16,6 +17,7 @@ import kernels.fused as KF
 from kernels.sparse import to_csr
 
 from ._checks import as_float_array, positive_float, positive_int
+from .threads import Adaptive
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -28,9 +30,16 @@ class FusedSGD:
     """Plain SGD on a TwoLayerNet, fused kernels.
 
     net: the network (its ``params`` are updated in place, so its layers see
-    the new values); lr: learning rate; parallel: None chooses by batch size
-    and ``numba.get_num_threads()``, True/False forces the kernel.
+    the new values); lr: learning rate; parallel: True/False forces the
+    parallel or the serial kernel; None (default) chooses per call (see
+    fastnn.threads): serial on one numba thread or below PARALLEL_MIN_BATCH,
+    otherwise whichever of the two was measured faster lately (a busy machine
+    makes parallel steps slower).  Both kernels give the same bits.
     """
+
+    #: Chunks of the data set the evaluation is split into (fixed, so that its loss sums
+    #: do not depend on the thread count); enough for 16 threads.
+    EVAL_CHUNKS = 16
 
     def __init__(self, net, lr=0.01, *, parallel=None):
         self.net = net
@@ -38,6 +47,17 @@ class FusedSGD:
         self.parallel = parallel
         self._buffers = {}
         self._losses = np.empty(0)
+        self._adaptive = Adaptive(probe_units=8)
+        self._adaptive_eval = Adaptive(probe_units=1, probe_every=8)
+
+    def _use_parallel(self, key, batch, adaptive):
+        """(parallel, measuring): the forced choice, serial where parallel cannot pay,
+        or the adaptive choice."""
+        if self.parallel is not None:
+            return bool(self.parallel), False
+        if numba.get_num_threads() == 1 or batch < KF.PARALLEL_MIN_BATCH:
+            return False, False
+        return adaptive.choose(key)
 
     def _params(self):
         p = self.net.params
@@ -49,14 +69,11 @@ class FusedSGD:
         return p["W1"], p["b1"], p["W2"], p["b2"]
 
     def buffers(self, n):
-        """Work buffers for batches of up to n samples and the current thread count (cached)."""
-        threads = numba.get_num_threads()
-        key = (n, threads)
-        buf = self._buffers.get(key)
+        """Work buffers for batches of up to n samples (cached)."""
+        buf = self._buffers.get(n)
         if buf is None:
             D, H, C = self.net.sizes
-            buf = KF.make_buffers(n, D, H, C, self.net.dtype, threads)
-            self._buffers[key] = buf
+            buf = self._buffers[n] = KF.make_buffers(n, D, H, C, self.net.dtype)
         return buf
 
     def _checked(self, x, t):
@@ -85,10 +102,19 @@ class FusedSGD:
             self._losses = np.empty(nsteps)
         labels = data.labels if data.labels is not None else np.zeros(0, np.intp)
         order = np.ascontiguousarray(order, dtype=np.int64)
-        return KF.train_steps(data.csr, labels, order, start, nsteps, batch, *self._params(),
-                              self.lr, self.buffers(batch), self._losses,
-                              activation=self.net.activation, targets=data.targets,
-                              parallel=self.parallel)
+        params, buf = self._params(), self.buffers(batch)
+        done = 0
+        while done < nsteps:     # in pieces while the parallel and serial kernels are timed
+            parallel, measuring = self._use_parallel(batch, batch, self._adaptive)
+            k = min(nsteps - done, self._adaptive.probe_units) if measuring else nsteps - done
+            t0 = time.perf_counter()
+            KF.train_steps(data.csr, labels, order, start + done * batch, k, batch, *params, self.lr,
+                           buf, self._losses[done:], activation=self.net.activation,
+                           targets=data.targets, parallel=parallel)
+            if self.parallel is None:
+                self._adaptive.record(batch, parallel, time.perf_counter() - t0, k)
+            done += k
+        return self._losses[:nsteps]
 
     def evaluate(self, data, loss=True):
         """(accuracy, mean cross-entropy with the book's 1e-7) of the net on data from
@@ -97,16 +123,20 @@ class FusedSGD:
         if data.labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
         _, H, C = self.net.sizes
-        T = numba.get_num_threads()
-        key = ("eval", T)
-        buf = self._buffers.get(key)
+        T = self.EVAL_CHUNKS
+        buf = self._buffers.get("eval")
         if buf is None:
             dt = self.net.dtype
-            buf = self._buffers[key] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt), np.empty((C, H), dt),
-                                        np.empty(T, np.int64), np.empty(T, np.float64))
-        KF.evaluate(data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
-                    KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
+            buf = self._buffers["eval"] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt),
+                                           np.empty((C, H), dt), np.empty(T, np.int64), np.empty(T, np.float64))
         n = data.csr.shape[0]
+        parallel, _ = self._use_parallel(n, n, self._adaptive_eval)
+        t0 = time.perf_counter()
+        (KF.evaluate if parallel else KF.evaluate_serial)(
+            data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
+            KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
+        if self.parallel is None:
+            self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
         return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
 
     def step(self, x, t):
@@ -116,5 +146,11 @@ class FusedSGD:
         or one-hot / soft targets (N, output_size).
         """
         x, (labels, dense) = self._checked(x, t)
-        return KF.train_step(x, labels, *self._params(), self.lr, self.buffers(x.shape[0]),
-                             activation=self.net.activation, targets=dense, parallel=self.parallel)
+        N = x.shape[0]
+        parallel, _ = self._use_parallel(N, N, self._adaptive)
+        t0 = time.perf_counter()
+        loss = KF.train_step(x, labels, *self._params(), self.lr, self.buffers(N),
+                             activation=self.net.activation, targets=dense, parallel=parallel)
+        if self.parallel is None:
+            self._adaptive.record(N, parallel, time.perf_counter() - t0)
+        return loss

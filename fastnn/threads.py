@@ -1,7 +1,78 @@
-"""Thread count for numba's parallel kernels, set and restored explicitly."""
+"""fastnn's thread policy: which pool computes, with how many threads, for each call.
+
+Two thread pools can do fastnn's work: numba's (the fused training steps, the
+evaluation, the numerical gradients, large elementwise kernels) and BLAS
+(OpenBLAS under ``np.dot`` on the layer path).  Every public entry point asks
+this module, per call:
+
+- **One pool at a time.**  The layer path computes with BLAS and runs its
+  elementwise kernels serially; the fused and numerical paths compute with
+  numba and call no BLAS.  Idle workers of a pool spin for a while after each
+  call, so two pools of several threads in one step slow each other down by
+  orders of magnitude on a small machine.
+- **Serial where a parallel region does not pay** (thresholds below, with the
+  measurements that chose them).
+- **Serial when the machine is busy.**  A parallel region ends when its last
+  thread does; when another process holds a core, that thread may wait
+  milliseconds for a time slice, and a step of 0.2 ms then takes several.
+  :class:`Adaptive` times the parallel and the serial variant of a call side
+  by side, now and then, and runs the faster.  Both variants give the same
+  bits, so switching never changes a result.
+- **The user's settings are theirs.**  ``numba.set_num_threads`` and the BLAS
+  thread counts are read, never changed for good: a call that runs serially
+  picks the serial kernel or lowers BLAS to one thread for its duration and
+  restores it (:func:`blas_threads`).  fastnn sets no environment variable.
+"""
 import contextlib
+import os
+import time
 
 import numba
+
+#: Layer path: products of fewer than this many multiply-adds (N * D * M summed over a
+#: call's products) run BLAS on one thread.  Measured (bench/blas_threads.py, 784x50
+#: products x @ W1 and x.T @ dA1, float32): 2 threads gave no gain at batch 10 (392,000
+#: multiply-adds each, 21.4 us either way) and 1.25x at batch 30.
+BLAS_MIN_WORK = 1_000_000
+#: From this many multiply-adds a call runs BLAS with the user's threads without timing
+#: (a region's wake-up is then small against the work): batch 10,000 of 784x50.
+BLAS_ALWAYS_WORK = 300_000_000
+
+
+def cores():
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def check_threads(name, n):
+    """``n`` as a thread count in [1, cores]; ValueError naming ``name`` otherwise."""
+    limit = min(cores(), numba.config.NUMBA_NUM_THREADS)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limit:
+        why = (f"NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}" if numba.config.NUMBA_NUM_THREADS < cores()
+               else f"{cores()} cores")
+        raise ValueError(f"{name}: expected an integer in [1, {limit}] ({why}), got {n!r}")
+    return n
+
+
+#: Environment variables that set a thread count fastnn's pools read when they load.
+THREAD_ENV = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def check_environment(environ=None):
+    """ValueError naming the first thread variable set above the cores (or not a count)."""
+    environ = os.environ if environ is None else environ
+    n = cores()
+    for key in THREAD_ENV:
+        text = environ.get(key, "").strip()
+        if not text:
+            continue
+        if not text.isdigit() or not 1 <= int(text) <= n:
+            raise ValueError(f"{key}={text}: expected a thread count in [1, {n}] (the cores this "
+                             f"process may use); more threads than cores wait for each other. "
+                             f"Unset it or lower it.")
 
 
 @contextlib.contextmanager
@@ -9,10 +80,139 @@ def num_threads(n=None):
     """Run the block with ``numba.set_num_threads(n)``; None keeps the current count."""
     old = numba.get_num_threads()
     if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(f"threads: expected an integer in [1, {numba.config.NUMBA_NUM_THREADS}], got {n!r}")
-        numba.set_num_threads(n)
+        numba.set_num_threads(check_threads("threads", n))
     try:
         yield numba.get_num_threads()
     finally:
         numba.set_num_threads(old)
+
+
+# -- BLAS ---------------------------------------------------------------------
+_BLAS = None
+
+
+def _blas_pools():
+    """threadpoolctl's controllers of the loaded BLAS libraries (NumPy's and SciPy's OpenBLAS,
+    the latter called by numba's np.dot), found once; [] without threadpoolctl."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            import threadpoolctl
+            import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS before looking)
+            _BLAS = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+        except ImportError:
+            _BLAS = []
+    return _BLAS
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """The BLAS pools at most ``n`` threads inside the block, restored after (None: untouched).
+
+    Calls the libraries' own get/set functions (about 1 us) instead of
+    ``threadpoolctl.threadpool_limits`` (about 0.8 ms, too slow per call)."""
+    changed = []
+    if n is not None:
+        for pool in _blas_pools():
+            old = pool.get_num_threads()
+            if old is not None and old > n:
+                pool.set_num_threads(n)
+                changed.append((pool, old))
+    try:
+        yield
+    finally:
+        for pool, old in changed:
+            pool.set_num_threads(old)
+
+
+def blas_limit(n):
+    """Context: BLAS limited to n threads for a long block (None: untouched)."""
+    return blas_threads(n)
+
+
+# -- choosing by measurement ------------------------------------------------
+class Adaptive:
+    """Chooses, per call, a parallel variant or its serial twin from measured times.
+
+    ``choose(key)`` says which to run and whether the call is a measurement
+    (then keep it short: ``probe_units`` units of work); ``record(key,
+    parallel, seconds, units)`` reports it.  Per key (say, a batch size): one
+    untimed call of each variant first (compilation, starting threads), then
+    ``probe_units`` of each timed back to back and the faster one runs.  After
+    ``probe_every`` units of work the two are timed back to back again: a
+    switch if the other is faster by ``margin``, else the next comparison comes
+    four times later (up to ``probe_max``).  So a machine that becomes busy
+    (or quiet) is followed within seconds, and a steady one costs a short
+    comparison now and then.
+    """
+
+    def __init__(self, probe_units=8, probe_every=1000, probe_max=64000, margin=0.05):
+        self.probe_units = probe_units
+        self.probe_every = probe_every
+        self.probe_max = probe_max
+        self.margin = margin
+        self._state = {}
+
+    def _get(self, key):
+        s = self._state.get(key)
+        if s is None:
+            # plan: what to run next, as (parallel, timed) items
+            s = self._state[key] = {"current": True, "plan": [(True, False), (False, False)],
+                                    "timing": {}, "done": 0, "interval": self.probe_every}
+            s["plan"] += self._comparison(True)
+        return s
+
+    def _comparison(self, current):
+        return [(current, True), (not current, True)]
+
+    def choose(self, key):
+        """(parallel, measuring) for the next call of ``key``."""
+        s = self._get(key)
+        if s["plan"]:
+            parallel, timed = s["plan"][0]
+            return parallel, True
+        return s["current"], False
+
+    def record(self, key, parallel, seconds, units=1):
+        """Report a call of ``key``: which variant ran, its seconds and units of work."""
+        s = self._get(key)
+        if not s["plan"]:
+            s["done"] += units
+            if s["done"] >= s["interval"]:
+                s["done"] = 0
+                s["plan"] = self._comparison(s["current"])
+            return
+        want, timed = s["plan"][0]
+        if want != parallel:
+            return
+        if not timed:
+            s["plan"].pop(0)
+            return
+        sec, n = s["timing"].get(parallel, (0.0, 0))
+        sec, n = sec + seconds, n + units
+        s["timing"][parallel] = (sec, n)
+        if n < self.probe_units:
+            return
+        s["plan"].pop(0)
+        if s["plan"]:
+            return
+        cur, other = s["current"], not s["current"]
+        t_cur = s["timing"][cur][0] / s["timing"][cur][1]
+        t_other = s["timing"][other][0] / s["timing"][other][1]
+        s["timing"] = {}
+        if t_other < t_cur * (1 - self.margin):
+            s["current"] = other
+            s["interval"] = self.probe_every
+        else:
+            s["interval"] = min(s["interval"] * 4, self.probe_max)
+
+    def current(self, key):
+        """The variant that runs between comparisons (True: parallel)."""
+        return self._get(key)["current"]
+
+    @contextlib.contextmanager
+    def timed(self, key, parallel, units=1):
+        """Time the block and ``record`` it (not when it raises)."""
+        t0 = time.perf_counter()
+        yield
+        self.record(key, parallel, time.perf_counter() - t0, units)
