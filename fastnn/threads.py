@@ -216,3 +216,55 @@ class Adaptive:
         t0 = time.perf_counter()
         yield
         self.record(key, parallel, time.perf_counter() - t0, units)
+
+
+@contextlib.contextmanager
+def blas_for(work, adaptive=None, key=None):
+    """BLAS threads for a layer-path call of ``work`` multiply-adds, restored after.
+
+    One thread below BLAS_MIN_WORK; the user's count from BLAS_ALWAYS_WORK on
+    or without ``adaptive``; in between, the user's count or one thread,
+    whichever ``adaptive`` measured faster for ``key`` lately."""
+    if work < BLAS_MIN_WORK:
+        with blas_threads(1):
+            yield
+        return
+    if adaptive is None or work >= BLAS_ALWAYS_WORK or _blas_max() <= 1:
+        yield
+        return
+    parallel, _ = adaptive.choose(key)
+    t0 = time.perf_counter()
+    with blas_threads(None if parallel else 1):
+        yield
+    adaptive.record(key, parallel, time.perf_counter() - t0)
+
+
+def _blas_max():
+    """The largest thread count among the BLAS pools (1 without any)."""
+    return max([p.get_num_threads() or 1 for p in _blas_pools()], default=1)
+
+
+def describe():
+    """The thread settings and library versions in effect (JSON-compatible), for run records."""
+    import platform
+
+    import numpy as np
+    info = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "cores": cores(), "numba_threads": numba.get_num_threads(),
+            "numba_max_threads": numba.config.NUMBA_NUM_THREADS,
+            "numba_threading_layer": numba.config.THREADING_LAYER,
+            "blas": [{"library": p.filepath.rsplit("/", 1)[-1], "version": p.version,
+                      "threads": p.get_num_threads()} for p in _blas_pools()],
+            "environment": {k: os.environ[k] for k in THREAD_ENV + ("OMP_WAIT_POLICY",) if k in os.environ}}
+    try:
+        info["numba_threading_layer"] = numba.threading_layer()  # once a parallel kernel has run
+    except ValueError:
+        pass
+    for name in ("scipy", "threadpoolctl"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            pass
+    from . import __version__
+    info["fastnn"] = __version__
+    return info

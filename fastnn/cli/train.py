@@ -136,6 +136,7 @@ def run(args):
         say(f"resuming at iteration {trainer.iteration} (epoch {trainer.epoch + 1}) from {ckpt}")
     say(f"output: {out}")
 
+    _write_environment(out, trainer, resuming=state is not None)
     start_iteration = trainer.iteration
     t0 = time.perf_counter()
     try:
@@ -298,3 +299,14 @@ class _EpochPrinter:
         test = "" if h["test_acc"][-1] is None else f"  test {h['test_acc'][-1]:.3f}"
         print(f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}  {h['time'][-1]:.1f}s  loss "
               f"{h['train_loss'][-1]:.3f}  train {h['train_acc'][-1]:.3f}{test}", flush=True)
+
+
+def _write_environment(out, trainer, resuming):
+    """environment.json in the run folder: library versions and thread counts, one record
+    per start of the run (a resumed run adds one), so that a result can be traced."""
+    from ..threads import blas_limit, describe, num_threads
+    with num_threads(trainer._numba_threads()), blas_limit(trainer.blas_threads):  # as in fit
+        info = {"start_iteration": trainer.iteration, **describe()}
+    path = out / "environment.json"
+    records = json.loads(path.read_text()) if resuming and path.exists() else []
+    _write_text(path, json.dumps(records + [info], indent=1) + "\n")
