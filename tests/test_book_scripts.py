@@ -71,6 +71,7 @@ def test_chapter4_numerical_gradient_loop_trains():
     x_dtype, w_dtype, first, last, acc = _run(LOOP.format(iters=30, batch=100, lr=1.0,
                                                           gradient="numerical_gradient"))
     assert (x_dtype, w_dtype) == ("float32", "float64")
-    # 30 numerical-gradient steps at lr 1.0: the loss falls clearly below the 2.30 of chance
-    assert first == pytest.approx(2.30, abs=0.02)
-    assert last < 2.2
+    # the first loss is taken after the first update (2.25 measured at lr 1.0, chance is 2.30);
+    # after 30 numerical-gradient steps it measured 1.91
+    assert 2.1 < first < 2.31
+    assert last < first - 0.15
