@@ -118,6 +118,63 @@ def table(results, batch):
     return "\n".join(lines)
 
 
+TRAIN = ["train", "--dataset", "mnist-sample", "--iterations", "10000", "--activation", "relu",
+         "--seed", "0", "--quiet"]
+
+
+def train_seconds(threads=None, iterations=10000):
+    """Wall seconds of a whole ``fastnn train`` command (relu, mnist-sample, seed 0)."""
+    import tempfile
+    cmd = [sys.executable, "-m", "fastnn"] + TRAIN
+    cmd[cmd.index("--iterations") + 1] = str(iterations)
+    if threads is not None:
+        cmd += ["--threads", str(threads)]
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        subprocess.run(cmd + ["--out", os.path.join(tmp, "run")], cwd=ROOT, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
+def train_table(repeats=3, iterations=10000):
+    """``fastnn train`` with default threads and with --threads 1, quiet and with one core
+    busy, taking turns; medians of wall seconds.  Returns the Markdown table."""
+    res = {}
+    for load in (False, True):
+        spinner = start_load() if load else None
+        try:
+            times = {None: [], 1: []}
+            for r in range(repeats):
+                for th in ((None, 1) if r % 2 == 0 else (1, None)):
+                    times[th].append(train_seconds(th, iterations))
+        finally:
+            if spinner is not None:
+                stop_load(spinner)
+        res[load] = {th: float(np.median(v)) for th, v in times.items()}
+    q, b = res[False], res[True]
+    lines = [f"| fastnn train, {iterations} iterations, relu | quiet (s) | one core busy (s) | "
+             "busy / quiet | busy / busy --threads 1 |", "|---|---|---|---|---|"]
+    for th, name in ((None, "default threads"), (1, "--threads 1")):
+        lines.append(f"| {name} | {q[th]:.2f} | {b[th]:.2f} | {b[th] / q[th]:.2f}x | {b[th] / b[1]:.2f}x |")
+    return "\n".join(lines)
+
+
+def report(under_load, repeats=3, seconds=2.0):
+    """What ``fastnn bench --user-loop`` / ``--under-load`` print."""
+    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min; {os.cpu_count()} CPUs)", flush=True)
+    results = {}
+    for load in ((False, True) if under_load else (False,)):
+        name = "one core busy" if load else "quiet"
+        results[name] = measure(CASES, 100, seconds, repeats, load)
+        print(f"{name}: " + "  ".join(f"{c} {100 / s:,.0f}/s" for c, s in results[name].items()), flush=True)
+    print()
+    print(table(results, 100))
+    if under_load:
+        print()
+        print(train_table(repeats))
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=100)
