@@ -48,16 +48,16 @@ class FusedSGD:
         self._buffers = {}
         self._losses = np.empty(0)
         self._adaptive = Adaptive(probe_units=8)
-        self._adaptive_eval = Adaptive(probe_units=1, probe_every=8)
+        self._adaptive_eval = Adaptive(probe_units=2, probe_every=8)
 
     def _use_parallel(self, key, batch, adaptive):
-        """(parallel, measuring): the forced choice, serial where parallel cannot pay,
-        or the adaptive choice."""
+        """(parallel, measuring, timed): the forced choice, serial where parallel cannot
+        pay, or the adaptive choice (timed: report the call to ``adaptive``)."""
         if self.parallel is not None:
-            return bool(self.parallel), False
+            return bool(self.parallel), False, False
         if numba.get_num_threads() == 1 or batch < KF.PARALLEL_MIN_BATCH:
-            return False, False
-        return adaptive.choose(key)
+            return False, False, False
+        return (*adaptive.choose(key), True)
 
     def _params(self):
         p = self.net.params
@@ -105,13 +105,13 @@ class FusedSGD:
         params, buf = self._params(), self.buffers(batch)
         done = 0
         while done < nsteps:     # in pieces while the parallel and serial kernels are timed
-            parallel, measuring = self._use_parallel(batch, batch, self._adaptive)
-            k = min(nsteps - done, self._adaptive.probe_units) if measuring else nsteps - done
+            parallel, measuring, timed = self._use_parallel(batch, batch, self._adaptive)
+            k = 1 if measuring else nsteps - done
             t0 = time.perf_counter()
             KF.train_steps(data.csr, labels, order, start + done * batch, k, batch, *params, self.lr,
                            buf, self._losses[done:], activation=self.net.activation,
                            targets=data.targets, parallel=parallel)
-            if self.parallel is None:
+            if timed:
                 self._adaptive.record(batch, parallel, time.perf_counter() - t0, k)
             done += k
         return self._losses[:nsteps]
@@ -130,12 +130,12 @@ class FusedSGD:
             buf = self._buffers["eval"] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt),
                                            np.empty((C, H), dt), np.empty(T, np.int64), np.empty(T, np.float64))
         n = data.csr.shape[0]
-        parallel, _ = self._use_parallel(n, n, self._adaptive_eval)
+        parallel, _, timed = self._use_parallel(n, n, self._adaptive_eval)
         t0 = time.perf_counter()
         (KF.evaluate if parallel else KF.evaluate_serial)(
             data.csr.indptr, data.csr.indices, data.csr.values, data.labels, *self._params(),
             KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
-        if self.parallel is None:
+        if timed:
             self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
         return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
 
@@ -147,10 +147,10 @@ class FusedSGD:
         """
         x, (labels, dense) = self._checked(x, t)
         N = x.shape[0]
-        parallel, _ = self._use_parallel(N, N, self._adaptive)
+        parallel, _, timed = self._use_parallel(N, N, self._adaptive)
         t0 = time.perf_counter()
         loss = KF.train_step(x, labels, *self._params(), self.lr, self.buffers(N),
                              activation=self.net.activation, targets=dense, parallel=parallel)
-        if self.parallel is None:
+        if timed:
             self._adaptive.record(N, parallel, time.perf_counter() - t0)
         return loss

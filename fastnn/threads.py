@@ -135,14 +135,17 @@ class Adaptive:
     """Chooses, per call, a parallel variant or its serial twin from measured times.
 
     ``choose(key)`` says which to run and whether the call is a measurement
-    (then keep it short: ``probe_units`` units of work); ``record(key,
-    parallel, seconds, units)`` reports it.  Per key (say, a batch size): one
-    untimed call of each variant first (compilation, starting threads), then
-    ``probe_units`` of each timed back to back and the faster one runs.  After
-    ``probe_every`` units of work the two are timed back to back again: a
-    switch if the other is faster by ``margin``, else the next comparison comes
-    four times later (up to ``probe_max``).  So a machine that becomes busy
-    (or quiet) is followed within seconds, and a steady one costs a short
+    (then keep it to one unit of work); ``record(key, parallel, seconds,
+    units)`` reports it.  Per key (say, a batch size) a comparison times
+    ``probe_units`` units of the variant in use, then as many of the other,
+    and runs the faster one from then on; the other stops being timed as soon
+    as it has taken longer than the whole of the first, so that a parallel
+    variant on a busy machine costs about one slow call per comparison.  The
+    first comparison starts with the serial variant, and one untimed call of
+    the parallel one (compilation, starting threads).  After ``probe_every``
+    units of work comes the next comparison; after one that changed nothing
+    the interval grows four times (up to ``probe_max``).  So a machine
+    that becomes busy (or quiet) is followed, and a steady one costs a short
     comparison now and then.
     """
 
@@ -156,21 +159,16 @@ class Adaptive:
     def _get(self, key):
         s = self._state.get(key)
         if s is None:
-            # plan: what to run next, as (parallel, timed) items
-            s = self._state[key] = {"current": True, "plan": [(True, False), (False, False)],
+            # plan: the calls still to make in the comparison, as (parallel, timed)
+            s = self._state[key] = {"current": False, "plan": [(False, True), (True, False), (True, True)],
                                     "timing": {}, "done": 0, "interval": self.probe_every}
-            s["plan"] += self._comparison(True)
         return s
-
-    def _comparison(self, current):
-        return [(current, True), (not current, True)]
 
     def choose(self, key):
         """(parallel, measuring) for the next call of ``key``."""
         s = self._get(key)
         if s["plan"]:
-            parallel, timed = s["plan"][0]
-            return parallel, True
+            return s["plan"][0][0], True
         return s["current"], False
 
     def record(self, key, parallel, seconds, units=1):
@@ -180,7 +178,7 @@ class Adaptive:
             s["done"] += units
             if s["done"] >= s["interval"]:
                 s["done"] = 0
-                s["plan"] = self._comparison(s["current"])
+                s["plan"] = [(s["current"], True), (not s["current"], True)]
             return
         want, timed = s["plan"][0]
         if want != parallel:
@@ -189,33 +187,31 @@ class Adaptive:
             s["plan"].pop(0)
             return
         sec, n = s["timing"].get(parallel, (0.0, 0))
-        sec, n = sec + seconds, n + units
-        s["timing"][parallel] = (sec, n)
-        if n < self.probe_units:
+        s["timing"][parallel] = sec, n = sec + seconds, n + units
+        first = s["timing"].get(not parallel)
+        slower = first is not None and sec > first[0] * (1 + self.margin)
+        if n < self.probe_units and not slower:
             return
         s["plan"].pop(0)
-        if s["plan"]:
+        if s["plan"] and not slower:
             return
-        cur, other = s["current"], not s["current"]
-        t_cur = s["timing"][cur][0] / s["timing"][cur][1]
-        t_other = s["timing"][other][0] / s["timing"][other][1]
+        s["plan"] = []
+        if first is None:
+            return
+        t_this, t_first = sec / n, first[0] / first[1]
         s["timing"] = {}
-        if t_other < t_cur * (1 - self.margin):
-            s["current"] = other
-            s["interval"] = self.probe_every
+        if t_this < t_first * (1 - self.margin):
+            if parallel != s["current"]:
+                s["interval"] = self.probe_every
+            s["current"] = parallel
         else:
-            s["interval"] = min(s["interval"] * 4, self.probe_max)
+            if parallel != s["current"]:
+                s["interval"] = min(s["interval"] * 4, self.probe_max)
+            s["current"] = not parallel
 
     def current(self, key):
         """The variant that runs between comparisons (True: parallel)."""
         return self._get(key)["current"]
-
-    @contextlib.contextmanager
-    def timed(self, key, parallel, units=1):
-        """Time the block and ``record`` it (not when it raises)."""
-        t0 = time.perf_counter()
-        yield
-        self.record(key, parallel, time.perf_counter() - t0, units)
 
 
 @contextlib.contextmanager

@@ -87,7 +87,7 @@ def test_adaptive_follows_the_faster_variant():
     assert ad.current("k") is False
     assert sum(ran[-100:]) <= 10          # now and then a comparison, otherwise serial
     slow = {True: 1.0, False: 2.0}        # the machine is quiet again
-    for _ in range(200):
+    for _ in range(700):
         parallel, _ = ad.choose("k")
         ad.record("k", parallel, slow[parallel])
     assert ad.current("k") is True
