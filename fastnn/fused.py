@@ -48,7 +48,9 @@ class FusedSGD:
         self._buffers = {}
         self._losses = np.empty(0)
         self._adaptive = Adaptive(probe_units=8)
-        self._adaptive_eval = Adaptive(probe_units=2, probe_every=8)
+        # evaluations: few calls, each long enough to time; the training steps have started
+        # numba's threads already, so no untimed first call
+        self._adaptive_eval = Adaptive(probe_units=2, probe_every=16, warmup=False)
 
     def _use_parallel(self, key, batch, adaptive):
         """(parallel, measuring, timed): the forced choice, serial where parallel cannot

@@ -142,14 +142,15 @@ class Adaptive:
     as it has taken longer than the whole of the first, so that a parallel
     variant on a busy machine costs about one slow call per comparison.  The
     first comparison starts with the serial variant, and one untimed call of
-    the parallel one (compilation, starting threads).  After ``probe_every``
+    the parallel one (compilation, starting threads; ``warmup=False``: none).  After ``probe_every``
     units of work comes the next comparison; after one that changed nothing
     the interval grows four times (up to ``probe_max``).  So a machine
     that becomes busy (or quiet) is followed, and a steady one costs a short
     comparison now and then.
     """
 
-    def __init__(self, probe_units=8, probe_every=1000, probe_max=64000, margin=0.05):
+    def __init__(self, probe_units=8, probe_every=1000, probe_max=64000, margin=0.05, warmup=True):
+        self.warmup = warmup
         self.probe_units = probe_units
         self.probe_every = probe_every
         self.probe_max = probe_max
@@ -160,7 +161,8 @@ class Adaptive:
         s = self._state.get(key)
         if s is None:
             # plan: the calls still to make in the comparison, as (parallel, timed)
-            s = self._state[key] = {"current": False, "plan": [(False, True), (True, False), (True, True)],
+            plan = [(False, True)] + [(True, False)] * self.warmup + [(True, True)]
+            s = self._state[key] = {"current": False, "plan": plan,
                                     "timing": {}, "done": 0, "interval": self.probe_every}
         return s
 
