@@ -43,6 +43,12 @@ def add_arguments(p):
     p.add_argument("--json", type=Path, default=RESULTS / "throughput.json", help="where to write results")
     p.add_argument("--png", type=Path, default=RESULTS / "throughput.png", help="where to write the chart")
     p.add_argument("--no-plot", action="store_true", help="do not write the PNG chart")
+    p.add_argument("--user-loop", action="store_true",
+                   help="instead of the matrix: a user's own loop with default settings, each case "
+                        "in a fresh process, against the lean NumPy step (bench/user_loop.py)")
+    p.add_argument("--under-load", action="store_true",
+                   help="--user-loop quiet and with one core kept busy by a spinning process, "
+                        "and fastnn train with default threads and --threads 1 under both")
 
 
 def _validate(args):
@@ -197,6 +203,9 @@ def plot(results, impls, path):
 
 
 def run(args):
+    if args.user_loop or args.under_load:
+        from . import user_loop
+        return user_loop.report(args.under_load, repeats=3 if args.rounds >= 10 else 1)
     _validate(args)
     impls = [i for i in args.impls if cases.available(i)]
     if len(impls) < len(args.impls):

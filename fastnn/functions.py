@@ -19,10 +19,11 @@ PARALLEL_MIN_SIZE = {"sigmoid": 1 << 12, "relu": 1 << 16}
 _TWINS = {"sigmoid": (K.sigmoid, K.sigmoid_parallel), "relu": (K.relu, K.relu_parallel)}
 
 
-def elementwise_kernel(kind, size):
-    """The serial or parallel kernel of ``kind`` ("sigmoid", "relu") for ``size`` elements."""
-    serial, parallel = _TWINS[kind]
-    return parallel if size >= PARALLEL_MIN_SIZE[kind] and numba.get_num_threads() > 1 else serial
+def elementwise_kernel(kind, size, parallel=True):
+    """The serial or parallel kernel of ``kind`` ("sigmoid", "relu") for ``size`` elements;
+    parallel=False: always the serial one (a caller whose other work runs in BLAS)."""
+    serial, twin = _TWINS[kind]
+    return twin if parallel and size >= PARALLEL_MIN_SIZE[kind] and numba.get_num_threads() > 1 else serial
 
 
 def _elementwise(name, x, kind=None, serial=None, out_dtype=None):

@@ -7,6 +7,7 @@ the update.  For training, ``prepare(x, t)`` compresses a whole data set
 once and ``run(data, order, start, nsteps, batch)`` takes many steps over
 row numbers in one call, with no batch copied.  See :mod:`kernels.fused`.
 """
+import time
 from collections import namedtuple
 
 import numba
@@ -17,6 +18,7 @@ from kernels import checks
 from kernels.sparse import to_csr
 
 from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
+from .threads import Adaptive
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -49,9 +51,16 @@ class FusedSGD:
     """Plain SGD on a TwoLayerNet, fused kernels.
 
     net: the network (its ``params`` are updated in place, so its layers see
-    the new values); lr: learning rate; parallel: None chooses by batch size
-    and ``numba.get_num_threads()``, True/False forces the kernel.
+    the new values); lr: learning rate; parallel: True/False forces the
+    parallel or the serial kernel; None (default) chooses per call (see
+    fastnn.threads): serial on one numba thread or below PARALLEL_MIN_BATCH,
+    otherwise whichever of the two was measured faster lately (a busy machine
+    makes parallel steps slower).  Both kernels give the same bits.
     """
+
+    #: Chunks of the data set the evaluation is split into (fixed, so that its loss sums
+    #: do not depend on the thread count); enough for 16 threads.
+    EVAL_CHUNKS = 16
 
     def __init__(self, net, lr=0.01, *, parallel=None):
         from .network import TwoLayerNet
@@ -65,6 +74,19 @@ class FusedSGD:
         self._buffers = {}
         self._losses = np.empty(0)
         self._built_for = None
+        self._adaptive = Adaptive(probe_units=8)
+        # evaluations: few calls, each long enough to time; the training steps have started
+        # numba's threads already, so no untimed first call
+        self._adaptive_eval = Adaptive(probe_units=2, probe_every=16, warmup=False)
+
+    def _use_parallel(self, key, batch, adaptive):
+        """(parallel, measuring, timed): the forced choice, serial where parallel cannot
+        pay, or the adaptive choice (timed: report the call to ``adaptive``)."""
+        if self.parallel is not None:
+            return bool(self.parallel), False, False
+        if numba.get_num_threads() == 1 or batch < KF.PARALLEL_MIN_BATCH:
+            return False, False, False
+        return (*adaptive.choose(key), True)
 
     def _params(self):
         """W1, b1, W2, b2 of the net, checked (see ``TwoLayerNet.check_params``); the work
@@ -119,14 +141,11 @@ class FusedSGD:
         return rows
 
     def buffers(self, n):
-        """Work buffers for batches of up to n samples and the current thread count (cached)."""
-        threads = numba.get_num_threads()
-        key = (n, threads)
-        buf = self._buffers.get(key)
+        """Work buffers for batches of up to n samples (cached)."""
+        buf = self._buffers.get(n)
         if buf is None:
             D, H, C = self.net.sizes
-            buf = KF.make_buffers(n, D, H, C, self.net.dtype, threads)
-            self._buffers[key] = buf
+            buf = self._buffers[n] = KF.make_buffers(n, D, H, C, self.net.dtype)
         return buf
 
     def _checked(self, x, t):
@@ -166,10 +185,19 @@ class FusedSGD:
         if self._losses.size < nsteps:
             self._losses = np.empty(nsteps)
         labels = labels if labels is not None else np.zeros(0, np.intp)
-        return KF.train_steps(csr, labels, order, start, nsteps, batch, *params,
-                              self.lr, self.buffers(batch), self._losses,
-                              activation=self.net.activation, targets=targets,
-                              parallel=self.parallel)
+        buf = self.buffers(batch)
+        done = 0
+        while done < nsteps:     # in pieces while the parallel and serial kernels are timed
+            parallel, measuring, timed = self._use_parallel(batch, batch, self._adaptive)
+            k = 1 if measuring else nsteps - done
+            t0 = time.perf_counter()
+            KF.train_steps(csr, labels, order, start + done * batch, k, batch, *params, self.lr,
+                           buf, self._losses[done:], activation=self.net.activation,
+                           targets=targets, parallel=parallel)
+            if timed:
+                self._adaptive.record(batch, parallel, time.perf_counter() - t0, k)
+            done += k
+        return self._losses[:nsteps]
 
     def evaluate(self, data, loss=True):
         """(accuracy, mean cross-entropy with the book's 1e-7) of the net on data from
@@ -180,16 +208,20 @@ class FusedSGD:
         if labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
         _, H, C = self.net._sizes
-        T = numba.get_num_threads()
-        key = ("eval", T)
-        buf = self._buffers.get(key)
+        T = self.EVAL_CHUNKS
+        buf = self._buffers.get("eval")
         if buf is None:
             dt = self.net.dtype
-            buf = self._buffers[key] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt), np.empty((C, H), dt),
-                                        np.empty(T, np.int64), np.empty(T, np.float64))
-        KF.evaluate(csr.indptr, csr.indices, csr.values, labels, *params,
-                    KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
+            buf = self._buffers["eval"] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt),
+                                           np.empty((C, H), dt), np.empty(T, np.int64), np.empty(T, np.float64))
         n = csr.shape[0]
+        parallel, _, timed = self._use_parallel(n, n, self._adaptive_eval)
+        t0 = time.perf_counter()
+        (KF.evaluate if parallel else KF.evaluate_serial)(
+            csr.indptr, csr.indices, csr.values, labels, *params,
+            KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
+        if timed:
+            self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
         return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
 
     def step(self, x, t):
@@ -200,5 +232,11 @@ class FusedSGD:
         """
         x, (labels, dense) = self._checked(x, t)
         params = self._params()
-        return KF.train_step(x, labels, *params, self.lr, self.buffers(x.shape[0]),
-                             activation=self.net.activation, targets=dense, parallel=self.parallel)
+        N = x.shape[0]
+        parallel, _, timed = self._use_parallel(N, N, self._adaptive)
+        t0 = time.perf_counter()
+        loss = KF.train_step(x, labels, *params, self.lr, self.buffers(N),
+                             activation=self.net.activation, targets=dense, parallel=parallel)
+        if timed:
+            self._adaptive.record(N, parallel, time.perf_counter() - t0)
+        return loss

@@ -11,6 +11,7 @@ import kernels as K
 
 from ._checks import ShapeError, _shape_str, as_float_array, as_targets, describe, same_dtype
 from .functions import elementwise_kernel
+from .threads import blas_for
 
 
 def _before_forward(layer, method="backward"):
@@ -54,8 +55,8 @@ def _check_dout(dout, ref):
 
 
 class _Activation:
-    """An elementwise activation layer: ``forward`` through the kernel named ``kernel``
-    (serial or parallel twin, see ``elementwise_kernel``), ``backward`` from the output
+    """An elementwise activation layer: ``forward`` through the serial kernel named
+    ``kernel`` (see ``elementwise_kernel``), ``backward`` from the output
     through ``grad(dout, out, dx)``."""
 
     kernel = None
@@ -73,9 +74,10 @@ class _Activation:
         return self._backward(_check_dout(dout, self.out))
 
     def _forward(self, x):
-        """forward without checks: x C-contiguous float."""
+        """forward without checks: x C-contiguous float.  Serial: the layer path computes
+        with BLAS, one pool at a time (fastnn.threads)."""
         self.out = np.empty_like(x)
-        elementwise_kernel(self.kernel, x.size)(x.reshape(-1), self.out.reshape(-1))
+        elementwise_kernel(self.kernel, x.size, parallel=False)(x.reshape(-1), self.out.reshape(-1))
         return self.out
 
     def _backward(self, dout):
@@ -134,7 +136,9 @@ class Affine:
             raise ShapeError(f"x: expected (N, {D}) {self.W.dtype}, got {describe(x)}")
         if x.dtype != self.W.dtype:
             raise TypeError(f"x: expected (N, {D}) {self.W.dtype} like W, got {describe(x)}")
-        out = self._forward(np.ascontiguousarray(x.reshape(-1, D)))
+        x2 = np.ascontiguousarray(x.reshape(-1, D))
+        with blas_for(x2.size * self.W.shape[1]):
+            out = self._forward(x2)
         self.original_x_shape = x.shape
         return out if x.ndim > 1 else out[0]
 
@@ -153,7 +157,8 @@ class Affine:
         if dout.shape != out_shape:
             raise ShapeError(f"dout: expected {_shape_str(out_shape)} {self.W.dtype} like the forward output, "
                              f"got {describe(dout)}")
-        return self._backward(dout.reshape(N, M), need_dx)
+        with blas_for(self.x.size * M):
+            return self._backward(dout.reshape(N, M), need_dx)
 
     def _forward(self, x2):
         """forward without checks: x2 (N, D) C-contiguous of W's dtype; returns (N, M)."""

@@ -5,6 +5,7 @@ from ._checks import (
     ShapeError, _shape_str, as_float_array, as_labels, describe, one_of, positive_float, positive_int,
 )
 from .layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from .threads import Adaptive, blas_for
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu}
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
@@ -102,8 +103,11 @@ class TwoLayerNet:
         return self._layers
 
     def check_input(self, x, t=None):
-        """Validate a batch: x (N, input_size) of the net's dtype, finite; t labels or one-hot."""
+        """Validate a batch: x (N, input_size) float32 or float64, finite (converted to the
+        net's dtype, as NumPy's same-kind casting would); t labels or one-hot."""
         D, _, C = self.sizes
+        if isinstance(x, np.ndarray) and x.dtype != self.dtype and x.dtype in (np.float32, np.float64):
+            x = x.astype(self.dtype)
         x = as_float_array("x", x, shape=(None, D), dtype=self.dtype)
         if t is None:
             return x
@@ -124,25 +128,40 @@ class TwoLayerNet:
             raise TypeError(f"t: expected (N,) integer labels or (N, {C}) one-hot, got None")
         return self.check_input(x, t)
 
-    def scores(self, x):
-        """Pre-softmax outputs a2 = affine(activation(affine(x))).  (N, C)."""
-        out = self.check_input(x)
-        for layer in self._sync():
+    def _threads(self, call, x):
+        """BLAS threads for one layer-path call on x (fastnn.threads.blas_for), timed per
+        (call, batch size) so that a busy machine moves it to one thread."""
+        if getattr(self, "_adaptive", None) is None:
+            self._adaptive = Adaptive(probe_units=8)
+        return blas_for(x.shape[0] * x.shape[1] * self.params["W1"].shape[1], self._adaptive,
+                        (call, x.shape[0]))
+
+    def _scores(self, x):
+        out = x
+        for layer in self._sync():       # x checked: the layers' unchecked paths
             out = layer._forward(out)
         return out
+
+    def scores(self, x):
+        """Pre-softmax outputs a2 = affine(activation(affine(x))).  (N, C)."""
+        x = self.check_input(x)
+        with self._threads("scores", x):
+            return self._scores(x)
 
     def predict(self, x):
         """Class probabilities softmax(scores(x)).  x: (N, D) -> (N, C)."""
         from .functions import softmax
         return softmax(self.scores(x))
 
+    def _loss(self, x, t):
+        a = self._scores(x)
+        return self._last._forward(a, "labels" if t.ndim == 1 else "dense", t)
+
     def loss(self, x, t):
         """Mean cross-entropy of predict(x) against t (with the book's 1e-7)."""
         x, t = self._check_batch(x, t)
-        out = x
-        for layer in self._sync():       # checked once above: the layers' unchecked paths
-            out = layer._forward(out)
-        return self._last._forward(out, "labels" if t.ndim == 1 else "dense", t)
+        with self._threads("loss", x):
+            return self._loss(x, t)
 
     def accuracy(self, x, t, batch_size=10000):
         """Fraction of samples whose arg-max class equals the label."""
@@ -151,15 +170,20 @@ class TwoLayerNet:
         labels = t if t.ndim == 1 else np.argmax(t, axis=1)
         hits = 0
         for i in range(0, x.shape[0], batch_size):
-            hits += int(np.sum(np.argmax(self.scores(x[i:i + batch_size]), axis=1) == labels[i:i + batch_size]))
+            xc = x[i:i + batch_size]
+            with self._threads("scores", xc):
+                a = self._scores(xc)
+            hits += int(np.sum(np.argmax(a, axis=1) == labels[i:i + batch_size]))
         return hits / x.shape[0]
 
     def gradient(self, x, t):
         """Gradients of the loss by backprop through the layers: dict like ``params``."""
-        self.loss(x, t)
-        a1, act, a2 = self._layers
-        dout = act._backward(a2._backward(self._last.backward(1)))
-        a1._backward(dout, need_dx=False)          # dx of the input is not needed
+        x, t = self._check_batch(x, t)
+        with self._threads("gradient", x):
+            self._loss(x, t)
+            a1, act, a2 = self._layers
+            dout = act._backward(a2._backward(self._last.backward(1)))
+            a1._backward(dout, need_dx=False)          # dx of the input is not needed
         return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}
 
     def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):

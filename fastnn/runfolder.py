@@ -36,7 +36,7 @@ __all__ = ["HISTORY_LOG", "RUN_FILES", "HistoryLog", "RunFolder", "read_history"
 HISTORY_LOG = "history.jsonl"
 #: The files a run owns in its folder; anything else there is the user's and is kept.
 RUN_FILES = ("weights.npz", "checkpoint.npz", HISTORY_LOG, "history.json", "history.csv",
-             "accuracy.png", "loss.png")
+             "accuracy.png", "loss.png", "environment.json")
 
 
 class RunFolder:

@@ -19,8 +19,9 @@ Sampling:
   iterations.
 
 All randomness comes from one ``np.random.default_rng(seed)``: the same seed,
-data and settings give the same parameters and history, bit for bit (for one
-thread count; BLAS may sum in another order with more threads).
+data and settings give the same parameters and history, bit for bit, on any
+numba thread count (the fused kernels sum over a fixed partition of each batch;
+see fastnn.threads).
 
 Ctrl-C, SIGTERM or SIGHUP stops training after the batch (or fused block) in
 progress: ``fit`` then raises TrainingInterrupted with a consistent trainer,
@@ -32,7 +33,6 @@ TrainingDiverged, naming the iteration.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 
@@ -44,16 +44,12 @@ from . import _signals
 from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
 from .network import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Adam, Momentum
-from .threads import num_threads
+from .threads import blas_limit, check_environment, check_threads, num_threads
 
 try:  # the fused training step, where this version of fastnn has it
     from . import fused as _fused
 except ImportError:
     _fused = None
-try:
-    import threadpoolctl as _threadpoolctl
-except ImportError:
-    _threadpoolctl = None
 
 __all__ = ["SAMPLING", "Trainer", "TrainingDiverged", "TrainingInterrupted", "optimizer_state",
            "load_optimizer_state"]
@@ -119,9 +115,11 @@ class Trainer:
     fused: use fastnn.fused's training step for backprop + SGD when available
         (None: when available; True: required; False: never).
     seed: seed of the ``np.random.default_rng`` that draws the batches.
-    threads: numba threads during ``fit`` (None keeps the current count); on the layer
-        and numerical paths 1 whenever blas_threads is None or above 1 (one level of
-        parallelism at a time).
+    threads: numba threads during ``fit``, in [1, cores] (None keeps the current count);
+        on the layer and numerical paths 1 whenever blas_threads is None or above 1 (one
+        level of parallelism at a time). Within that count the fused path runs each call
+        serially or in parallel, whichever was measured faster lately (fastnn.threads);
+        the results are the same bits either way.
     blas_threads: threads of the BLAS pools (OpenBLAS of NumPy and of SciPy, which
         numba's ``np.dot`` calls) during ``fit``, set with threadpoolctl; None leaves
         them alone. Default 1: the products of a training step are small, and a
@@ -204,9 +202,8 @@ class Trainer:
         self.step_kind = ("numerical" if grad == "numerical"
                           else "fused" if self._fused is not None else "layers")
 
-        with num_threads(threads):  # validates the count now, not after loading data
-            pass
-        self.threads = threads
+        check_environment()
+        self.threads = None if threads is None else check_threads("threads", threads)
         self.blas_threads = None if blas_threads is None else positive_int("blas_threads", blas_threads)
         self.eval_batch = positive_int("eval_batch", eval_batch)
         self.callbacks = list(callbacks)
@@ -468,15 +465,6 @@ def evaluate(net, x, t, batch_size=10000, buffers=None):
         loss += K.softmax_loss_labels(ac, tc, yc) * n
         correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
     return correct / N, loss / N
-
-
-def blas_limit(n):
-    """Context: the BLAS thread pools limited to n threads (a no-op for None or
-    without threadpoolctl)."""
-    if n is None or _threadpoolctl is None:
-        return contextlib.nullcontext()
-    import scipy.linalg.cython_blas  # noqa: F401  (numba's np.dot uses SciPy's BLAS: load it first)
-    return _threadpoolctl.threadpool_limits(limits=n, user_api="blas")
 
 
 def _data(net, xname, x, tname, t):

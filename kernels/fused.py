@@ -15,15 +15,18 @@ which needs no gradient buffer for W1.  On MNIST (about 80 % zeros) that is
 a fifth of the dense arithmetic.  :func:`train_steps` runs many steps in
 one call.
 
-Threads: no BLAS anywhere.  The ``*_serial`` kernels run on the calling
-thread; the ``*_parallel`` twins split each batch into T chunks of samples
-(T = ``buffers.gW2.shape[0]``) with private W2/b1/b2 gradients, merged
-serially, and the W1 update into T ranges of pixels, so no two threads
-write the same memory.  Which pays depends on the batch size:
-:data:`PARALLEL_MIN_BATCH`, measured in bench/.
+Threads: no BLAS anywhere.  Both twins split a batch of N samples into the
+same fixed chunks (:func:`chunks`: a function of N alone, never of the thread
+count), sum each chunk's W2/b1/b2 gradients and log-probabilities privately
+and merge the chunks in order, and update W1 by ranges of pixels (each W1
+row still gets its samples' contributions in batch order).  So the
+``*_serial`` kernel (calling thread) and its ``*_parallel`` twin (chunks in
+``prange``) give the same bits on any number of threads.  Which is faster
+depends on the batch size and on the machine's load: see fastnn.threads.
 """
 from collections import namedtuple
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -33,6 +36,11 @@ from .sparse import to_csr
 
 #: With more than one thread, batches from this size on use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
+#: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples
+#: (see :func:`chunks`).  16 chunks feed up to 16 threads; with at least 8 samples a chunk,
+#: zeroing and merging the per-chunk sums costs under 1 % of a step at 50 hidden units.
+MAX_CHUNKS = 16
+CHUNK_ROWS = 8
 
 ACTIVATION_CODES = {"sigmoid": 0, "relu": 1}
 
@@ -41,16 +49,25 @@ FusedBuffers = namedtuple("FusedBuffers", [
     "dy",     # (N, C): scores, then probabilities, then dL/dA2
     "da1",    # (N, H): dL/dA1
     "w2t",    # (C, H): W2 transposed, so that inner loops run over the hidden size
-    "gW2",    # (T, C, H): per-chunk W2 gradient, transposed
-    "gb1",    # (T, H)
-    "gb2",    # (T, C)
-    "gloss",  # (T,) float64: per-chunk sums of log-probabilities
+    "gW2",    # (P, C, H): per-chunk W2 gradient, transposed (P = chunks(batch_size))
+    "gb1",    # (P, H)
+    "gb2",    # (P, C)
+    "gloss",  # (P,) float64: per-chunk sums of log-probabilities
 ])
 
 
-def make_buffers(batch_size, input_size, hidden_size, output_size, dtype, threads=1):
-    """Work buffers for batches of up to ``batch_size`` samples and ``threads`` chunks."""
-    N, H, C, T = batch_size, hidden_size, output_size, max(1, threads)
+@kernel
+def chunks(n):
+    """Number of chunks a batch of n samples is split into: a function of n alone, so that
+    sums over the batch are added in the same order on any number of threads.  Chunk t
+    holds samples ``t * n // P`` to ``(t + 1) * n // P - 1``."""
+    return min(MAX_CHUNKS, max(1, n // CHUNK_ROWS))
+
+
+def make_buffers(batch_size, input_size, hidden_size, output_size, dtype, threads=None):
+    """Work buffers for batches of up to ``batch_size`` samples (``threads`` is not needed:
+    the chunks depend on the batch size only, see :func:`chunks`)."""
+    N, H, C, T = batch_size, hidden_size, output_size, chunks(batch_size)
     dt = np.dtype(dtype)
     return FusedBuffers(
         z1=np.empty((N, H), dt), dy=np.empty((N, C), dt), da1=np.empty((N, H), dt),
@@ -288,6 +305,32 @@ def _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr, n):
     return -s / n
 
 
+@kernel
+def _evaluate_chunk(t, T, indptr, indices, values, labels, W1, b1, w2t, b2, relu, need_loss, z1, y,
+                    hits, logs, hint):
+    """Chunk t of T of :func:`evaluate`: rows ``t * N // T`` to ``(t + 1) * N // T - 1``."""
+    N = indptr.size - 1
+    C = w2t.shape[0]
+    delta = W1.dtype.type(DELTA)
+    zr = z1[t]
+    yr = y[t]
+    correct = 0
+    logsum = 0.0
+    for n in range(t * N // T, (t + 1) * N // T):
+        _hidden(indptr[n], indptr[n + 1], indices, values, W1, b1, relu, zr, hint)
+        _scores(zr, w2t, b2, yr)
+        best = 0
+        for c in range(1, C):
+            if yr[c] > yr[best]:
+                best = c
+        correct += best == labels[n]
+        if need_loss:
+            _softmax_row(yr, C)
+            logsum += np.log(yr[labels[n]] + delta)
+    hits[t] = correct
+    logs[t] = logsum
+
+
 @kernel(parallel=True)
 def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, need_loss, z1, y, w2t, hits, logs,
              hint):
@@ -295,32 +338,26 @@ def evaluate(indptr, indices, values, labels, W1, b1, W2, b2, relu, need_loss, z
     arg-max predictions into ``hits`` (T,) and, if need_loss, sums of
     log(softmax(y)[label] + 1e-7) into ``logs`` (T,) float64 (else 0; the
     arg-max needs no softmax).  z1: (T, >= H), y: (T, >= C) scratch rows from
-    :func:`per_thread`, w2t: (C, H) scratch; T chunks in parallel.  hint: a
-    tuple of length H (see :func:`hidden_hint`).
+    :func:`per_thread`, w2t: (C, H) scratch; T chunks in parallel (T chosen by
+    the caller, not by the thread count, so that the sums do not depend on
+    it).  hint: a tuple of length H (see :func:`hidden_hint`).
     """
-    N = indptr.size - 1
     T = hits.size
-    C = W2.shape[1]
-    delta = W1.dtype.type(DELTA)
     _transpose(W2, w2t)
     for t in prange(T):
-        zr = z1[t]
-        yr = y[t]
-        correct = 0
-        logsum = 0.0
-        for n in range(t * N // T, (t + 1) * N // T):
-            _hidden(indptr[n], indptr[n + 1], indices, values, W1, b1, relu, zr, hint)
-            _scores(zr, w2t, b2, yr)
-            best = 0
-            for c in range(1, C):
-                if yr[c] > yr[best]:
-                    best = c
-            correct += best == labels[n]
-            if need_loss:
-                _softmax_row(yr, C)
-                logsum += np.log(yr[labels[n]] + delta)
-        hits[t] = correct
-        logs[t] = logsum
+        _evaluate_chunk(t, T, indptr, indices, values, labels, W1, b1, w2t, b2, relu, need_loss, z1, y,
+                        hits, logs, hint)
+
+
+@kernel
+def evaluate_serial(indptr, indices, values, labels, W1, b1, W2, b2, relu, need_loss, z1, y, w2t, hits,
+                    logs, hint):
+    """Serial twin of :func:`evaluate`: the same chunks in turn, the same results."""
+    T = hits.size
+    _transpose(W2, w2t)
+    for t in range(T):
+        _evaluate_chunk(t, T, indptr, indices, values, labels, W1, b1, w2t, b2, relu, need_loss, z1, y,
+                        hits, logs, hint)
 
 
 @kernel
@@ -334,7 +371,7 @@ def train_steps_serial(indptr, indices, values, labels, tdense, order, start, ns
     (ignored when tdense has rows); tdense: (N_data, C) one-hot/soft targets or
     (0, C); W1 (D, H), b1 (H,), W2 (H, C), b2 (C,) of the values' dtype,
     updated in place; lr: float; relu: 1 for ReLU, 0 for sigmoid; the rest
-    from :func:`make_buffers` (only chunk 0 is used).
+    from :func:`make_buffers`.
     """
     D = W1.shape[0]
     lr_t = W1.dtype.type(lr)
@@ -342,31 +379,34 @@ def train_steps_serial(indptr, indices, values, labels, tdense, order, start, ns
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
         N = rows.size
+        P = chunks(N)
         _transpose(W2, w2t)
-        _samples(rows, 0, N, 0, N, indptr, indices, values, labels, tdense, W1, b1, w2t, b2, relu,
-                 z1, dy, da1, gW2, gb1, gb2, gloss, hint)
+        for t in range(P):
+            _samples(rows, t * N // P, (t + 1) * N // P, t, N, indptr, indices, values, labels, tdense,
+                     W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
         _update_w1(rows, N, 0, D, indptr, indices, values, da1, W1, lr_t, hint)
-        losses[s] = _update_small(1, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+        losses[s] = _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
 
 @kernel(parallel=True)
 def train_steps_parallel(indptr, indices, values, labels, tdense, order, start, nsteps, batch,
                          W1, b1, W2, b2, lr, relu, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, losses, hint):
-    """Twin of :func:`train_steps_serial` with T = gW2.shape[0] chunks per batch in parallel."""
+    """Twin of :func:`train_steps_serial`: the same chunks of each batch, in parallel; then
+    W1 updated in P ranges of pixels in parallel.  Same bits as the serial twin."""
     D = W1.shape[0]
-    T = gW2.shape[0]
     lr_t = W1.dtype.type(lr)
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
         N = rows.size
+        P = chunks(N)
         _transpose(W2, w2t)
-        for t in prange(T):
-            _samples(rows, t * N // T, (t + 1) * N // T, t, N, indptr, indices, values, labels, tdense,
+        for t in prange(P):
+            _samples(rows, t * N // P, (t + 1) * N // P, t, N, indptr, indices, values, labels, tdense,
                      W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
-        for t in prange(T):
-            _update_w1(rows, N, t * D // T, (t + 1) * D // T, indptr, indices, values, da1, W1, lr_t, hint)
-        losses[s] = _update_small(T, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+        for t in prange(P):
+            _update_w1(rows, N, t * D // P, (t + 1) * D // P, indptr, indices, values, da1, W1, lr_t, hint)
+        losses[s] = _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
 
 def train_steps(data, labels, order, start, nsteps, batch, W1, b1, W2, b2, lr, buffers, losses, *,
@@ -377,14 +417,15 @@ def train_steps(data, labels, order, start, nsteps, batch, W1, b1, W2, b2, lr, b
     in [0, C) (or anything, with ``targets`` (N_data, C) of the data's dtype);
     order: int64 row numbers; parameters C-contiguous of the data's dtype;
     buffers from :func:`make_buffers` for at least ``batch`` samples; losses:
-    (>= nsteps,) float64, receives each step's loss.  ``parallel`` None picks
-    the parallel kernel when the buffers have more than one chunk and
-    batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
+    (>= nsteps,) float64, receives each step's loss.  ``parallel``: True runs
+    the prange twin, False the serial one (same bits either way); None picks the
+    parallel one with more than one numba thread and batch >= PARALLEL_MIN_BATCH.
+    Returns ``losses[:nsteps]``.
     """
     if targets is None:
         targets = np.empty((0, W2.shape[1]), W1.dtype)
     if parallel is None:
-        parallel = buffers.gW2.shape[0] > 1 and batch >= PARALLEL_MIN_BATCH
+        parallel = numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
     fn = train_steps_parallel if parallel else train_steps_serial
     fn(data.indptr, data.indices, data.values, labels, targets, order, start, nsteps, batch,
        W1, b1, W2, b2, float(lr), ACTIVATION_CODES[activation], *buffers, losses,

@@ -146,8 +146,8 @@ def test_non_finite_input_rejected_without_update():
 def test_bad_arguments():
     net = TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0)
     opt = FusedSGD(net, 0.1)
-    with pytest.raises(TypeError, match=r"x: expected \(N, 784\) float32, got \(2, 784\) float64"):
-        opt.step(np.zeros((2, 784)), [0, 1])
+    with pytest.raises(TypeError, match=r"x: expected \(N, 784\) float32, got \(2, 784\) int64"):
+        opt.step(np.zeros((2, 784), np.int64), [0, 1])
     with pytest.raises(ShapeError, match="x: expected"):
         opt.step(np.zeros((2, 28, 28), np.float32), [0, 1])
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 10\)"):

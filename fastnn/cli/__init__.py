@@ -43,6 +43,8 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        from ..threads import check_environment
+        check_environment()      # thread variables above the cores: one clear message
         return args.func(args) or 0
     except (ValueError, TypeError, OSError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)

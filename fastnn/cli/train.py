@@ -40,7 +40,8 @@ RUN_DEFAULTS = {
 DEFAULT_ITERATIONS = 3000
 CHECKPOINT = "checkpoint.npz"
 #: What a finished run publishes; an interrupted one publishes the first two.
-PROGRESS_FILES = (CHECKPOINT, "history.jsonl")
+ENVIRONMENT = "environment.json"
+PROGRESS_FILES = (CHECKPOINT, "history.jsonl", ENVIRONMENT)
 RESULT_FILES = PROGRESS_FILES + ("weights.npz", "history.json", "history.csv", "accuracy.png",
                                  "loss.png")
 #: Without --checkpoint-every: a checkpoint after an epoch once this many seconds have passed.
@@ -216,6 +217,7 @@ def _run(args, stop):
             say(f"resuming at iteration {trainer.iteration} (epoch {trainer.epoch + 1}) from {ckpt}")
         say(f"output: {out}")
 
+        _write_environment(folder, ckpt, trainer)
         start_iteration = trainer.iteration
         t0 = time.perf_counter()
         try:
@@ -555,3 +557,15 @@ class _EpochPrinter:
         test = "" if h["test_acc"][-1] is None else f"  test {h['test_acc'][-1]:.3f}"
         print(f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}  {h['time'][-1]:.1f}s  loss "
               f"{h['train_loss'][-1]:.3f}  train {h['train_acc'][-1]:.3f}{test}", flush=True)
+
+
+def _write_environment(folder, ckpt, trainer):
+    """environment.json in the run folder: library versions and thread counts, one record
+    per start of the run (a resumed run adds one to those beside its checkpoint), so that
+    a result can be traced."""
+    from ..threads import blas_limit, describe, num_threads
+    with num_threads(trainer._numba_threads()), blas_limit(trainer.blas_threads):  # as in fit
+        info = {"start_iteration": trainer.iteration, **describe()}
+    before = None if ckpt is None else ckpt.parent / ENVIRONMENT
+    records = json.loads(before.read_text()) if before is not None and before.is_file() else []
+    _write_text(folder.path(ENVIRONMENT), json.dumps(records + [info], indent=1) + "\n")
