@@ -26,6 +26,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 #: (``pytest --durations=40``); together about three quarters of the suite's time.
 #: Matched against the test id without parameters, or with them where only some are slow.
 SLOW = {
+    "tests/test_numgrad_kernels.py::test_incremental_matches_full_on_mnist[sigmoid-300-100]",
+    "tests/test_cli_train.py::test_train_writes_results_and_evaluate_reads_them",
+    "tests/test_cli_train.py::test_interrupt_then_resume_equals_one_run",
     "tests/test_cli_train.py::test_subprocess_bad_option_exits_2",
     "tests/test_cli_train.py::test_subprocess_ctrl_c_saves_a_checkpoint",
     "tests/test_cli_train.py::test_fashion_mnist",
