@@ -2,6 +2,7 @@
 
     python -m tests.mutation [--retest] [MODULE ...]   # default: every module in MODULES
 
+``--report [--survivors]`` prints the scores (and the surviving mutants' diffs).
 ``--retest`` runs the surviving mutants of finished sessions again (after new tests).
 For kernels/fused.py and kernels/twolayer_numgrad.py a seeded random sample of
 SAMPLE[module] mutants is run (the rest are marked skipped, "not sampled"): all of
@@ -28,11 +29,11 @@ OUT = ROOT / "mutation"
 SRC = OUT / "src"
 
 _PYTEST = "env NUMBA_DISABLE_JIT=1 {python} -m pytest -x -q -p no:cacheprovider --hypothesis-profile=ci"
-_VALUES = "tests/test_reference_values.py"
+_VALUES = "tests/test_reference_values.py tests/test_edge_values.py"
 
 #: module -> the tests that exercise it (fast with the JIT off), in priority order.
 MODULES = {
-    "fastnn/optimizers.py": "tests/test_optimizers.py tests/test_errors.py",
+    "fastnn/optimizers.py": "tests/test_optimizers.py tests/test_edge_values.py tests/test_errors.py",
     "fastnn/functions.py": f"{_VALUES} tests/test_kernels.py tests/test_errors.py",
     "fastnn/layers.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py",
     "fastnn/network.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py",
@@ -134,8 +135,36 @@ def run(module, retest=False):
     return report
 
 
+def scores(modules=None, survivors=False):
+    """Print, per module with a session: mutants run, killed, survived, the score
+    killed / run (timeouts count as killed), and with survivors=True each survivor's diff."""
+    import sqlite3
+    for module in modules or MODULES:
+        db = OUT / f"{_slug(module)}.sqlite"
+        if not db.exists():
+            continue
+        with sqlite3.connect(db) as con:
+            rows = con.execute("SELECT r.test_outcome, r.worker_outcome, m.operator_name, m.start_pos_row, "
+                               "r.diff FROM work_items w LEFT JOIN work_results r ON r.job_id = w.job_id "
+                               "JOIN mutation_specs m ON m.job_id = w.job_id").fetchall()
+        killed = sum(r[0] == "KILLED" for r in rows)
+        survived = [r for r in rows if r[0] == "SURVIVED"]
+        incompetent = sum(r[0] == "INCOMPETENT" for r in rows)
+        pending = sum(r[1] is None for r in rows)
+        run = killed + len(survived)
+        score = f"{100 * killed / run:.1f} %" if run else "-"
+        print(f"{module}: {run} run, {killed} killed, {len(survived)} survived, score {score}"
+              f" ({incompetent} incompetent, {pending} pending)")
+        if survivors:
+            for r in sorted(survived, key=lambda r: r[3]):
+                diff = [ln for ln in (r[4] or "").splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+                print(f"    line {r[3]} {r[2]}: {' / '.join(diff)}")
+
+
 def main(argv=None):
     args = list(argv if argv is not None else sys.argv[1:])
+    if "--report" in args:
+        return scores([a for a in args if not a.startswith("--")], survivors="--survivors" in args)
     retest = "--retest" in args
     modules = [a for a in args if a != "--retest"] or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]

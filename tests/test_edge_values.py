@@ -1,0 +1,76 @@
+"""The boundary of the book API, value by value: scalars and 1-D inputs, the book's
+default hyperparameters, dout scalings, and the checks a loose comparison would let
+through.  Each test here was written for a mutant that the value tests left alive
+(see tests/MUTANTS.md)."""
+import numpy as np
+import pytest
+
+from fastnn import SGD, Adam, Affine, Momentum, ShapeError, SoftmaxWithLoss, TwoLayerNet
+from fastnn import functions as F
+
+from . import reference as R
+from .reference import agree
+
+
+def test_optimizer_defaults_are_the_books():
+    assert SGD().lr == 0.01
+    m = Momentum()
+    assert (m.lr, m.momentum) == (0.01, 0.9)
+    a = Adam()
+    assert (a.lr, a.beta1, a.beta2, a.eps) == (0.001, 0.9, 0.999, 1e-8)
+    net = TwoLayerNet(3, 2, 2, seed=0)
+    std = TwoLayerNet(3, 2, 2, seed=0, weight_init_std=1.0)
+    agree(net.params["W1"], 0.01 * std.params["W1"], 1e-15, "weight_init_std 0.01")
+
+
+def test_functions_of_scalars_return_scalars():
+    for fn, x, want in ((F.sigmoid, 0.0, 0.5), (F.relu, -2.0, 0.0), (F.relu, 1.5, 1.5),
+                        (F.step_function, 3.0, 1)):
+        y = fn(x)
+        assert not isinstance(y, np.ndarray) and np.ndim(y) == 0 and y == want, fn.__name__
+    for shape in ((1,), (2, 3)):
+        y = F.sigmoid(np.zeros(shape))
+        assert isinstance(y, np.ndarray) and y.shape == shape
+
+
+def test_mean_squared_error_shapes_must_match():
+    with pytest.raises(ShapeError, match=r"t: expected the shape of y \(3,\)"):
+        F.mean_squared_error(np.zeros(3), np.zeros(4))
+    with pytest.raises(ShapeError):
+        F.mean_squared_error(np.zeros(4), np.zeros(3))
+
+
+def test_integer_one_hot_of_the_wrong_width_is_named_as_given():
+    y = R.softmax(np.zeros((2, 3)))
+    with pytest.raises(ShapeError, match=r"got \(2, 4\) int64"):
+        F.cross_entropy_error(y, np.zeros((2, 4), dtype=np.int64))
+
+
+def test_affine_edges():
+    rng = np.random.default_rng(0)
+    W, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    layer = Affine(W, b)
+    x = rng.standard_normal(4)
+    out = layer.forward(x)                                   # one sample as a 1-D array
+    assert out.shape == (3,)
+    agree(out, x @ W + b, 1e-15, "1-D affine")
+    with pytest.raises(TypeError, match="float32 like W"):
+        Affine(W.astype(np.float32), b.astype(np.float32)).forward(np.ones((2, 4)))
+    with pytest.raises(TypeError, match="float64 like W"):
+        layer.forward(np.ones((2, 4), dtype=np.float32))
+    layer.forward(rng.standard_normal((2, 4)))
+    with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\)"):
+        layer.backward(np.ones((3, 2)))                    # right size, wrong shape
+
+
+def test_softmax_with_loss_of_one_sample_and_dout_scaling():
+    a = np.array([0.3, -1.2, 2.0, 0.5])
+    layer = SoftmaxWithLoss()
+    loss = layer.forward(a, 2)
+    ref_loss, _, ref_dx = R.softmax_with_loss(a.reshape(1, -1), np.array([2]))
+    agree(loss, ref_loss, 1e-15, "1-D loss")
+    dx = layer.backward()
+    assert dx.shape == (4,)
+    agree(dx, ref_dx[0], 1e-15, "1-D dx")
+    for dout in (0.5, 1.0, 3.0, -1.0):
+        agree(layer.backward(dout), dout * ref_dx[0], 1e-15, f"dout {dout}")
