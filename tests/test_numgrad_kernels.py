@@ -144,6 +144,7 @@ def test_float32_net(digits):
         np.testing.assert_allclose(inc[k], bp[k], rtol=0, atol=1e-5, err_msg=k)
 
 
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="NUMBA_NUM_THREADS=1")
 def test_threads_do_not_change_results(digits):
     x, t = digits
     net = TwoLayerNet(784, 10, 10, activation="relu", seed=10)
