@@ -74,3 +74,24 @@ def test_softmax_with_loss_of_one_sample_and_dout_scaling():
     agree(dx, ref_dx[0], 1e-15, "1-D dx")
     for dout in (0.5, 1.0, 3.0, -1.0):
         agree(layer.backward(dout), dout * ref_dx[0], 1e-15, f"dout {dout}")
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (3, 8), (4, 2), (2, 3, 2), ()])
+def test_affine_refuses_inputs_that_do_not_flatten_to_its_width(shape):
+    layer = Affine(np.ones((4, 3)), np.zeros(3))
+    with pytest.raises(ShapeError, match=r"x: expected \(N, 4\) float64"):
+        layer.forward(np.ones(shape))
+
+
+def test_affine_of_width_one():
+    layer = Affine(np.array([[1.0, -2.0, 0.5]]), np.array([0.0, 1.0, 2.0]))
+    agree(layer.forward(np.ones((1, 1))), [[1.0, -1.0, 2.5]], 0, "(1, 1) input")
+    agree(layer.forward(np.array([2.0])), [2.0, -3.0, 3.0], 0, "(1,) input")
+    with pytest.raises(ShapeError):
+        layer.forward(np.float64(2.0))                      # a 0-d array is not a sample
+
+
+def test_add_layer_passes_dout_through_unchanged():
+    from fastnn import AddLayer
+    dx, dy = AddLayer().backward(3)
+    assert (dx, dy) == (3, 3) and type(dx) is int and type(dy) is int   # dout * 1, as in the book
