@@ -95,3 +95,22 @@ def test_add_layer_passes_dout_through_unchanged():
     from fastnn import AddLayer
     dx, dy = AddLayer().backward(3)
     assert (dx, dy) == (3, 3) and type(dx) is int and type(dy) is int   # dout * 1, as in the book
+
+
+def test_network_defaults_are_the_books():
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    assert (net.activation, net.dtype, net.sizes) == ("sigmoid", np.float64, (4, 3, 2))
+    assert not net.params["b1"].any() and not net.params["b2"].any()
+    rng = np.random.default_rng(1)
+    x, t = R.dense_inputs(rng, 5, 4), rng.integers(0, 2, 5)
+    # numerical_gradient: incremental, h = 1e-4 and the book's delta = 1e-7 by default
+    default = net.numerical_gradient(x, t)
+    explicit = net.numerical_gradient(x, t, "incremental", h=1e-4, delta=1e-7)
+    for k in default:
+        assert np.array_equal(default[k], explicit[k]), k
+    # train_step: lr = 0.01 by default
+    ref = {k: v.copy() for k, v in net.params.items()}
+    net.train_step(x, t)
+    R.train_sgd(ref, x, t, [np.arange(5)], 0.01)
+    for k in ref:
+        agree(net.params[k], ref[k], 5e-15, k)
