@@ -114,3 +114,13 @@ def test_network_defaults_are_the_books():
     R.train_sgd(ref, x, t, [np.arange(5)], 0.01)
     for k in ref:
         agree(net.params[k], ref[k], 5e-15, k)
+
+
+def test_labels_beyond_the_last_class_are_refused():
+    from kernels import checks
+    for bad in (3, 4, 1000, -1):
+        assert not checks.labels_in_range(np.array([0, 2, bad], dtype=np.intp), 3), bad
+    assert checks.labels_in_range(np.array([0, 1, 2], dtype=np.intp), 3)
+    net = TwoLayerNet(4, 3, 3, seed=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got values in \[0, 7\]"):
+        net.loss(np.ones((2, 4)), [0, 7])
