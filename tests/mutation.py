@@ -51,7 +51,7 @@ MODULES = {
     "kernels/losses.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/affine.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/checks.py": "tests/test_check_kernels.py tests/test_edge_values.py tests/test_errors.py",
-    "kernels/sparse.py": f"tests/test_training_reference.py {_FUSED_SMALL}",
+    "kernels/sparse.py": f"tests/test_training_reference.py tests/test_edge_values.py {_FUSED_SMALL}",
     "kernels/numgrad.py": "tests/test_gradient.py tests/test_numgrad_kernels.py::test_parallel_equals_serial_bit_for_bit",
     "fastnn/numerical.py": _NUMGRAD,
     "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL}",

@@ -124,3 +124,26 @@ def test_labels_beyond_the_last_class_are_refused():
     net = TwoLayerNet(4, 3, 3, seed=0)
     with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got values in \[0, 7\]"):
         net.loss(np.ones((2, 4)), [0, 7])
+
+
+@pytest.mark.parametrize("cls", ["Relu", "Sigmoid"])
+def test_activation_layers_pass_inf_and_check_dout_shape(cls):
+    import fastnn
+    layer = getattr(fastnn, cls)()
+    y = layer.forward(np.array([[np.inf, -np.inf, 0.5, -0.5]] * 3))   # inf allowed, as in NumPy
+    want = R.relu(np.array([np.inf, -np.inf, 0.5, -0.5])) if cls == "Relu" else \
+        np.array([1.0, 0.0, R.sigmoid(0.5), R.sigmoid(-0.5)])
+    assert np.array_equal(y[0], want)
+    with pytest.raises(ShapeError, match=r"dout: expected \(3, 4\) float64"):
+        layer.backward(np.ones((2, 6)))                    # right size, wrong shape
+    with pytest.raises(ShapeError):
+        layer.backward(np.ones((4, 3)))
+
+
+def test_csr_arrays_hold_exactly_the_non_zeros():
+    from kernels.sparse import to_csr
+    x = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -3.0], [0.0, 0.0, 0.0]])
+    csr = to_csr(x)
+    assert list(csr.indptr) == [0, 1, 3, 3]
+    assert list(csr.indices) == [1, 0, 2] and list(csr.values) == [1.5, 2.0, -3.0]
+    assert csr.shape == (3, 3)
