@@ -147,3 +147,17 @@ def test_csr_arrays_hold_exactly_the_non_zeros():
     assert list(csr.indptr) == [0, 1, 3, 3]
     assert list(csr.indices) == [1, 0, 2] and list(csr.values) == [1.5, 2.0, -3.0]
     assert csr.shape == (3, 3)
+
+
+def test_activation_backward_passes_inf():
+    from fastnn import Relu
+    layer = Relu()
+    layer.forward(np.array([1.0, -1.0, 2.0]))
+    assert np.array_equal(layer.backward(np.array([np.inf, np.inf, -np.inf])), [np.inf, 0.0, -np.inf])
+
+
+def test_numerical_gradient_step_and_delta_are_keyword_only():
+    from fastnn.numerical import numerical_gradient
+    net = TwoLayerNet(3, 2, 2, seed=0)
+    with pytest.raises(TypeError):
+        numerical_gradient(net, np.ones((2, 3)), [0, 1], "full", 1e-4)
