@@ -108,12 +108,35 @@ def test_network_defaults_are_the_books():
     explicit = net.numerical_gradient(x, t, "incremental", h=1e-4, delta=1e-7)
     for k in default:
         assert np.array_equal(default[k], explicit[k]), k
-    # train_step: lr = 0.01 by default
+    # train_step: lr = 0.01 by default; a new lr, larger or smaller, is used at once
     ref = {k: v.copy() for k, v in net.params.items()}
-    net.train_step(x, t)
-    R.train_sgd(ref, x, t, [np.arange(5)], 0.01)
-    for k in ref:
-        agree(net.params[k], ref[k], 5e-15, k)
+    for lr in (None, 0.5, 0.5, 0.1):
+        if lr is None:
+            net.train_step(x, t)
+        else:
+            net.train_step(x, t, lr=lr)
+        R.train_sgd(ref, x, t, [np.arange(5)], 0.01 if lr is None else lr)
+        for k in ref:
+            agree(net.params[k], ref[k], 5e-15, f"{k} after lr {lr}")
+
+
+@pytest.mark.parametrize("key", ["W1", "b1", "W2", "b2"])
+def test_network_follows_each_replaced_parameter(key):
+    rng = np.random.default_rng(2)
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    x, t = R.dense_inputs(rng, 5, 4), rng.integers(0, 2, 5)
+    net.loss(x, t)                                          # layers built for the old arrays
+    net.params[key] = rng.standard_normal(net.params[key].shape)
+    p = {k: v.copy() for k, v in net.params.items()}
+    agree(net.loss(x, t), R.two_layer_loss(p, x, t), 1e-15, f"loss after replacing {key}")
+    agree(net.predict(x), R.two_layer_predict(p, x), 1e-15, f"predict after replacing {key}")
+
+
+def test_affine_backward_passes_inf():
+    layer = Affine(np.ones((2, 1)), np.zeros(1))
+    layer.forward(np.ones((1, 2)))
+    assert np.array_equal(layer.backward(np.array([[np.inf]])), [[np.inf, np.inf]])
+    assert np.array_equal(layer.dW, [[np.inf], [np.inf]])
 
 
 def test_labels_beyond_the_last_class_are_refused():

@@ -262,6 +262,23 @@ def test_incremental_keeps_every_series_term(activation, n):
         agree(got[k], ref[k], 3e-14, f"incremental, large W2 {k}", scale)
 
 
+def test_incremental_falls_back_for_the_samples_with_large_inputs():
+    """One sample with pixels of 200 (shifts 0.02 > SERIES_MAX), the others in [0, 1]:
+    that sample's units fall back to exact differences, the others use the series.
+    Measured 1.6e-15 of the largest entry; the series used for the large sample too
+    (its reach taken from another row) gives 1.3e-12."""
+    rng = np.random.default_rng(0)
+    p = R.two_layer_params(rng, 6, 4, 3)
+    x = R.dense_inputs(rng, 3, 6)
+    x[0, 2:] *= 200
+    t = rng.integers(0, 3, 3)
+    got = net_like(p).numerical_gradient(x, t)
+    ref = R.two_layer_numerical_gradient(p, x, t, dtype=np.longdouble)
+    scale = max(float(np.abs(v).max()) for v in ref.values())
+    for k in ref:
+        agree(got[k], ref[k], 3e-14, f"incremental, one large sample {k}", scale)
+
+
 @pytest.mark.parametrize("activation", ["sigmoid", "relu"])
 def test_numerical_gradient_delta_zero_and_one_hot(activation):
     p, x, t = _small_case(activation, seed=8)
