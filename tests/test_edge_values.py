@@ -184,3 +184,24 @@ def test_numerical_gradient_step_and_delta_are_keyword_only():
     net = TwoLayerNet(3, 2, 2, seed=0)
     with pytest.raises(TypeError):
         numerical_gradient(net, np.ones((2, 3)), [0, 1], "full", 1e-4)
+
+
+def test_network_converts_replaced_parameters_and_checks_targets():
+    rng = np.random.default_rng(3)
+    net = TwoLayerNet(4, 3, 2, seed=0)
+    x, t = R.dense_inputs(rng, 5, 4), rng.integers(0, 2, 5)
+    net.loss(x, t)
+    net.params["W2"] = np.asfortranarray(net.params["W2"])   # made C-contiguous on use
+    net.loss(x, t)
+    assert net.params["W2"].flags.c_contiguous
+    net.params["W1"] -= 0.5                                   # in-place updates are seen
+    p = {k: v.copy() for k, v in net.params.items()}
+    agree(net.loss(x, t), R.two_layer_loss(p, x, t), 1e-15, "loss after W1 -= 0.5")
+    with pytest.raises(ShapeError, match=r"t: expected \(5,\) integer labels or \(5, 2\) one-hot, "
+                                         r"got \(5, 3\) float64"):
+        net.loss(x, np.zeros((5, 3)))
+    with pytest.raises(TypeError, match=r"t: expected \(5,\) integer labels"):
+        net.loss(x, np.zeros((5, 2, 1)))
+    net.params["b1"] = net.params["b1"].astype(np.float32)   # another dtype: refused, named
+    with pytest.raises(TypeError, match=r"params\['b1'\]"):
+        net.loss(x, t)

@@ -211,3 +211,41 @@ def test_trainer_numerical_path(method, activation):
     for k in ref:
         agree(net.params[k], ref[k], 2e-11, k)
     assert hist["train_acc"] == rh["train_acc"] and hist["test_acc"] == rh["test_acc"]
+
+
+def test_fused_batch_wider_than_the_input_and_default_lr():
+    """A batch of more samples (20) than inputs (3): buffers are sized by the batch."""
+    rng = np.random.default_rng(6)
+    p = R.two_layer_params(rng, 3, 4, 2)
+    x, t = R.dense_inputs(rng, 20, 3), rng.integers(0, 2, 20)
+    net = TwoLayerNet(3, 4, 2)
+    for k in p:
+        net.params[k][...] = p[k]
+    opt = FusedSGD(net)
+    assert opt.lr == 0.01 and opt.parallel is None
+    ref = {k: v.copy() for k, v in p.items()}
+    agree(opt.step(x, t), R.train_sgd(ref, x, t, [np.arange(20)], 0.01)[0], 5e-15, "loss")
+    for k in ref:
+        agree(net.params[k], ref[k], 5e-15, k)
+    with pytest.raises(TypeError):
+        FusedSGD(net, 0.1, True)                          # parallel is keyword-only
+
+
+def test_fused_converts_replaced_parameters_to_the_net_dtype():
+    """A parameter replaced by a non-contiguous array is made contiguous before the step;
+    one of another dtype is refused (the kernel would round W1's update to float32)."""
+    rng = np.random.default_rng(7)
+    p = R.two_layer_params(rng, D, H, C)
+    p["W1"] = p["W1"].astype(np.float32).astype(np.float64)
+    x, t = R.dense_inputs(rng, 6, D), rng.integers(0, C, 6)
+    net = make_net(p)
+    net.params["W2"] = np.asfortranarray(p["W2"])
+    ref = {k: v.copy() for k, v in p.items()}
+    opt = FusedSGD(net, 0.4)
+    agree(opt.step(x, t), R.train_sgd(ref, x, t, [np.arange(6)], 0.4)[0], 5e-15, "loss")
+    for k in ref:
+        assert net.params[k].dtype == np.float64 and net.params[k].flags.c_contiguous
+        agree(net.params[k], ref[k], 5e-15, k)
+    net.params["W1"] = net.params["W1"].astype(np.float32)
+    with pytest.raises(TypeError, match=r"params\['W1'\]"):
+        opt.step(x, t)
