@@ -78,7 +78,8 @@ def softmax_with_loss(a, t):
 
 
 def numerical_gradient(f, x, h=1e-4):
-    """Central differences, one element at a time (x is float64, restored afterwards)."""
+    """Central differences, one element at a time (x is float64 or longdouble, restored
+    afterwards)."""
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     while not it.finished:
@@ -94,8 +95,172 @@ def numerical_gradient(f, x, h=1e-4):
     return grad
 
 
-def two_layer_loss(params, x, labels, activation="sigmoid"):
+# ---------------------------------------------------------------------------
+# The two-layer network of chapters 4 and 5, written from the equations
+#   a1 = x W1 + b1,  z1 = act(a1),  a2 = z1 W2 + b2,  y = softmax(a2),
+#   L = -sum_n log(y[n, t_n] + delta) / N
+# and its gradients by the chain rule, one line per equation.
+# ---------------------------------------------------------------------------
+def _one_hot(t, C, dtype):
+    t = np.asarray(t)
+    if t.ndim == 2:
+        return t.astype(dtype)
+    return np.eye(C, dtype=dtype)[t]
+
+
+def two_layer_forward(params, x, activation="sigmoid"):
+    """(a1, z1, a2, y) of the network for x: (N, D)."""
     act = sigmoid if activation == "sigmoid" else relu
-    a1 = x @ params["W1"] + params["b1"]
-    y = softmax(act(a1) @ params["W2"] + params["b2"])
-    return cross_entropy_error(y, labels)
+    a1 = np.dot(x, params["W1"]) + params["b1"]
+    z1 = act(a1)
+    a2 = np.dot(z1, params["W2"]) + params["b2"]
+    return a1, z1, a2, softmax(a2)
+
+
+def two_layer_predict(params, x, activation="sigmoid"):
+    """Class probabilities y = softmax(a2): (N, C)."""
+    return two_layer_forward(params, x, activation)[3]
+
+
+def two_layer_loss(params, x, labels, activation="sigmoid", delta=1e-7):
+    """Mean cross-entropy with the book's delta inside the log; labels (N,) or one-hot/soft (N, C)."""
+    y = two_layer_predict(params, x, activation)
+    T = _one_hot(labels, y.shape[1], y.dtype)
+    return -np.sum(T * np.log(y + delta)) / y.shape[0]
+
+
+def two_layer_accuracy(params, x, t, activation="sigmoid"):
+    """Fraction of samples whose most probable class is the label (labels or one-hot t)."""
+    y = two_layer_predict(params, x, activation)
+    t = np.asarray(t)
+    labels = np.argmax(t, axis=1) if t.ndim == 2 else t
+    return float(np.mean(np.argmax(y, axis=1) == labels))
+
+
+def two_layer_gradient(params, x, t, activation="sigmoid"):
+    """dL/dW1, dL/db1, dL/dW2, dL/db2 by the chain rule (delta ignored, as in the book)."""
+    a1, z1, a2, y = two_layer_forward(params, x, activation)
+    N = x.shape[0]
+    da2 = (y - _one_hot(t, y.shape[1], y.dtype)) / N          # softmax + cross-entropy
+    dz1 = np.dot(da2, params["W2"].T)
+    if activation == "sigmoid":
+        da1 = dz1 * z1 * (1 - z1)                               # sigma' = sigma (1 - sigma)
+    else:
+        da1 = dz1 * (a1 > 0)                                    # relu' = 1 where a > 0
+    return {"W1": np.dot(x.T, da1), "b1": da1.sum(axis=0),
+            "W2": np.dot(z1.T, da2), "b2": da2.sum(axis=0)}
+
+
+def two_layer_numerical_gradient(params, x, t, activation="sigmoid", h=1e-4, delta=1e-7,
+                                 dtype=np.float64):
+    """The book's algorithm: every parameter moved by +h and -h, the whole batch loss
+    recomputed each time; central difference (L(p + h) - L(p - h)) / (2 h).
+
+    Computes in ``dtype`` (np.longdouble gives a reference with less rounding)."""
+    p = {k: np.array(v, dtype=dtype) for k, v in params.items()}
+    xx = np.asarray(x, dtype=dtype)
+    hh = dtype(h)
+    grads = {}
+    for key in ("W1", "b1", "W2", "b2"):
+        grads[key] = numerical_gradient(
+            lambda: two_layer_loss(p, xx, t, activation, delta), p[key], hh)
+    return grads
+
+
+# ---------------------------------------------------------------------------
+# Optimizers (chapter 6), update(params, grads) in place
+# ---------------------------------------------------------------------------
+class SGD:
+    """W = W - lr * dL/dW."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for key in params:
+            params[key] = params[key] - self.lr * grads[key]
+
+
+class Momentum:
+    """v = momentum * v - lr * dL/dW;  W = W + v  (v starts at 0)."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            params[key] = params[key] + self.v[key]
+
+
+class Adam:
+    """Kingma & Ba, with the bias corrections folded into the step size as in the book:
+    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
+    lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t);  W = W - lr_t m / (sqrt(v) + eps)."""
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.t = 0
+        self.m = self.v = None
+
+    def update(self, params, grads):
+        if self.m is None:
+            self.m = {k: np.zeros_like(v) for k, v in params.items()}
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self.t += 1
+        lr_t = self.lr * np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        for key in params:
+            g = grads[key]
+            self.m[key] = self.beta1 * self.m[key] + (1 - self.beta1) * g
+            self.v[key] = self.beta2 * self.v[key] + (1 - self.beta2) * g ** 2
+            params[key] = params[key] - lr_t * self.m[key] / (np.sqrt(self.v[key]) + self.eps)
+
+
+def train_sgd(params, x, t, batches, lr, activation="sigmoid"):
+    """Plain SGD on the rows of each batch in turn (index arrays); returns the losses
+    before each update.  params are replaced, not updated in place."""
+    losses = []
+    for rows in batches:
+        losses.append(two_layer_loss(params, x[rows], t[rows], activation))
+        g = two_layer_gradient(params, x[rows], t[rows], activation)
+        for k in params:
+            params[k] = params[k] - lr * g[k]
+    return losses
+
+
+# ---------------------------------------------------------------------------
+# Comparing with the reference
+# ---------------------------------------------------------------------------
+def agree(actual, expected, tol, what="", scale=None):
+    """Assert that the normwise relative difference max|actual - expected| / max|expected|
+    (or / ``scale`` when given) is at most ``tol`` (shapes equal).  With FASTNN_SHOW_AGREEMENT=1 (and pytest -s) the
+    measured difference is printed: that is how the tolerances next to the assertions
+    were derived."""
+    import os
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape, f"{what}: shape {a.shape}, expected {e.shape}"
+    if scale is None:
+        scale = max(float(np.abs(e).max(initial=0.0)), 1e-300)
+    err = float(np.abs(a - e).max(initial=0.0)) / scale
+    if os.environ.get("FASTNN_SHOW_AGREEMENT"):
+        print(f"\n  agreement {what}: {err:.1e} (tol {tol:.0e})")
+    assert err <= tol, f"{what}: relative difference {err:.2e} > tolerance {tol:.0e}"
+    return err
+
+
+def dense_inputs(rng, n, d, dtype=np.float64):
+    """(n, d) inputs in [0.05, 1): no zero anywhere, so every pixel, every thread's range
+    of pixels and every range boundary carries a non-zero value (unlike MNIST, whose
+    pixels 391 and 783 are 0 in every sample digit)."""
+    return rng.uniform(0.05, 1.0, (n, d)).astype(dtype)
+
+
+def two_layer_params(rng, d, h, c, dtype=np.float64, scale=0.5):
+    """Random W1, b1, W2, b2 with non-zero biases (so a dropped bias term shows)."""
+    return {"W1": (scale * rng.standard_normal((d, h))).astype(dtype),
+            "b1": (scale * rng.standard_normal(h)).astype(dtype),
+            "W2": (scale * rng.standard_normal((h, c))).astype(dtype),
+            "b2": (scale * rng.standard_normal(c)).astype(dtype)}

@@ -11,7 +11,6 @@ import http.server
 import re
 import socket
 import threading
-import time
 import urllib.request
 from importlib import resources
 from pathlib import Path
@@ -107,7 +106,7 @@ class Server:
                     if kind == "truncate":
                         sent = body[:arg]
                     elif kind == "stall":
-                        time.sleep(arg)
+                        server.release.wait(arg)   # until the test ends (or arg seconds)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(len(body)))
@@ -121,6 +120,7 @@ class Server:
             def log_message(self, *args) -> None:
                 pass
 
+        self.release = threading.Event()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
@@ -137,6 +137,7 @@ class Server:
             self.routes[f"/{prefix}/{name}"] = data
 
     def close(self) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -149,12 +150,13 @@ def server():
 
 
 @pytest.fixture
-def dead_mirror() -> str:
-    """A URL on 127.0.0.1 where nothing listens: connection refused."""
+def dead_mirror():
+    """A URL on 127.0.0.1 where nothing listens: connection refused.  The port, from the
+    OS, stays bound (not listening) for the whole test, so no other server can take it."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/mnist/"
+        yield f"http://127.0.0.1:{port}/mnist/"
 
 
 @pytest.fixture
@@ -473,12 +475,13 @@ def test_fetch_truncated_body_without_checksums_still_rejected(server, gz_files,
 def test_fetch_timeout_then_next_mirror(server, gz_files, tmp_path):
     data, _, res = gz_files
     name = res[1].name
-    server.routes[f"/slow/{name}"] = ("stall", data[name], 1.5)
+    # the slow mirror answers only when the test ends (at most 60 s): the file can come
+    # from the second mirror only if the client gave the first one up after its timeout
+    server.routes[f"/slow/{name}"] = ("stall", data[name], 60)
     server.serve("ok", data)
-    start = time.monotonic()
     paths = fetch(res[1:2], [server.mirror("slow"), server.mirror("ok")], tmp_path, timeout=0.3)
     assert paths[name].read_bytes() == data[name]
-    assert time.monotonic() - start < 1.4
+    assert server.requests == [f"/slow/{name}", f"/ok/{name}"]
 
 
 def test_failed_refetch_never_clobbers_existing_file(server, gz_files, tmp_path):
