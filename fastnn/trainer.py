@@ -33,6 +33,7 @@ TrainingDiverged, naming the iteration.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 

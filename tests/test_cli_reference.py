@@ -104,8 +104,10 @@ def test_evaluate_other_dataset_without_download(tmp_path, capsys, monkeypatch, 
 def test_evaluate_rejects_a_bad_batch_size(tmp_path, capsys, sample):
     path = tmp_path / "w.npz"
     save_params(trained_net(sample), path, dataset="mnist-sample")
-    assert main(["evaluate", str(path), "--batch-size", "0", "--no-download"]) == 2
-    assert "--batch-size: expected a positive integer, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", str(path), "--batch-size", "0", "--no-download"])
+    assert exit_.value.code == 2
+    assert "argument --batch-size: expected a number > 0, got 0" in capsys.readouterr().err
 
 
 def test_bench_smoke_run(tmp_path, capsys):
