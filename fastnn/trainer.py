@@ -340,10 +340,10 @@ class Trainer:
             test_acc, test_loss = (None, None) if self._fused_test is None else \
                 self._fused.evaluate(self._fused_test)
         else:
-            train_acc, _ = self.evaluate(self.x_train, self.t_train)
+            train_acc, _ = self._evaluate(self.x_train, self.t_train)
             test_acc = test_loss = None
             if self.x_test is not None:
-                test_acc, test_loss = self.evaluate(self.x_test, self.t_test)
+                test_acc, test_loss = self._evaluate(self.x_test, self.t_test)
         self._epoch_time += time.perf_counter() - t0
         self.epoch += 1
         losses = h["loss"][self.iteration - self._pos:]
@@ -366,8 +366,14 @@ class Trainer:
 
     # -- evaluation --------------------------------------------------------
     def evaluate(self, x, t):
-        """(accuracy, mean loss) of the net on already-checked data, by forward passes only."""
-        return evaluate(self.net, x, t, self.eval_batch, self._buffers())
+        """(accuracy, mean loss) of the net on x (N, input_size) and labels or one-hot t,
+        checked and converted like the training data, by forward passes only."""
+        x, t = _data(self.net, "x", x, "t", t)
+        return self._evaluate(x, t)
+
+    def _evaluate(self, x, t):
+        """evaluate without checks: x and t as ``_data`` returns them."""
+        return _forward_passes(self.net, x, t, self.eval_batch, self._buffers())
 
     def _buffers(self):
         _, H, C = self.net.sizes
@@ -441,12 +447,22 @@ class Trainer:
         self.last_loss = self.history["loss"][-1] if self.iteration else None
 
 
-def evaluate(net, x, t, batch_size=10000, buffers=None):
-    """(accuracy, mean cross-entropy) of ``net`` on x (N, D) of its dtype and labels t (N,).
+def evaluate(net, x, t, batch_size=10000):
+    """(accuracy, mean cross-entropy) of the TwoLayerNet ``net`` on x (N, D) and integer
+    labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
 
-    Forward passes only, straight to the kernels, in chunks of ``batch_size``
-    rows through preallocated buffers: no copies of the data, no layer caches.
+    Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows.
     """
+    if not isinstance(net, TwoLayerNet):
+        raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
+    batch_size = positive_int("batch_size", batch_size)
+    x, t = _data(net, "x", x, "t", t)
+    return _forward_passes(net, x, t, batch_size)
+
+
+def _forward_passes(net, x, t, batch_size, buffers=None):
+    """evaluate without checks: x (N, D) C-contiguous of the net's dtype, t (N,) intp labels
+    in [0, C); buffers (h, a, y) of at least min(batch_size, N) rows, or None."""
     p = net.params
     N = x.shape[0]
     _, H, C = net.sizes
@@ -487,7 +503,9 @@ def _data(net, xname, x, tname, t):
         if not (np.all(np.sum(t, axis=1) == 1) and np.all(t[np.arange(N), labels] == 1)):
             raise ValueError(f"{tname}: expected one-hot rows (a single 1, zeros elsewhere)")
         t = labels
-    return x, as_labels(tname, t, N, C)
+    labels = as_labels(tname, t, N, C)
+    # a private copy: the kernels trust these labels, and the caller's array may change later
+    return x, labels.copy() if np.shares_memory(labels, t) else labels
 
 
 # -- optimizer state, for checkpoints ---------------------------------------

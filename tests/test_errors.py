@@ -480,3 +480,24 @@ def test_prepared_data_do_not_follow_the_callers_labels(net, small):
     t[:] = 10**6
     assert 0 <= opt.evaluate(data)[0] <= 1
     assert np.isfinite(opt.run(data, np.arange(20), 0, 2, 10)).all()
+
+
+def test_trainer_evaluate_checks_what_reaches_the_kernels():
+    """Labels past the classes used to reach the evaluation kernels unchecked (a segfault)."""
+    from fastnn.trainer import Trainer, evaluate
+    net = TwoLayerNet(784, 20, 10, seed=0)
+    x = np.random.default_rng(0).random((50, 784))
+    t = np.arange(50) % 10
+    tr = Trainer(net, x, t, iterations=2, batch_size=10)
+    with pytest.raises(ValueError, match=r"^t: labels must lie in \[0, 10\), got values in \[1000000, 1000009\]$"):
+        tr.evaluate(x, t + 10**6)
+    with pytest.raises(ValueError, match=r"^t: labels must lie in \[0, 10\)"):
+        evaluate(net, x, t - 20)
+    with pytest.raises(ShapeError, match=r"^x: expected \(N, 784\) float64, got \(50, 5\) float64$"):
+        evaluate(net, x[:, :5], t)
+    with pytest.raises(ValueError, match="^batch_size: expected a positive integer, got 0$"):
+        evaluate(net, x, t, batch_size=0)
+    with pytest.raises(TypeError, match="^net: expected a TwoLayerNet, got str$"):
+        evaluate("net", x, t)
+    t[:] = 10**6        # the trainer kept its own copy of the labels
+    assert tr._evaluate(tr.x_train, tr.t_train)[0] == evaluate(net, x, np.arange(50) % 10)[0]
