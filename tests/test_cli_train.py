@@ -39,8 +39,8 @@ def test_train_writes_results_and_evaluate_reads_them(tmp_path, capsys):
     assert re.match(r"test accuracy 0\.\d{4} \(loss \d\.\d{4}\) after 200 iterations; [\d.]+ s, "
                     r"[\d,]+ samples/s; results in ", summary)
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "accuracy.png", "checkpoint.npz", "history.csv", "history.json", "history.jsonl", "loss.png",
-        "weights.npz"]
+        "accuracy.png", "checkpoint.npz", "environment.json", "history.csv", "history.json",
+        "history.jsonl", "loss.png", "weights.npz"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]      # no work folder left
     for png in ("accuracy.png", "loss.png"):
         assert (out_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -95,7 +95,7 @@ def test_interrupt_then_resume_equals_one_run(tmp_path, capsys, monkeypatch, sam
     assert status == 130
     assert f"interrupted at iteration 97/150; checkpoint saved to {run / 'checkpoint.npz'}" in err
     assert f"resume with: fastnn train --resume {run}" in err
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "history.jsonl"]
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.npz", "environment.json", "history.jsonl"]
 
     assert main(["train", "--resume", str(run), "--lr", "0.1"]) == 0   # same value: allowed
     out, err = capsys.readouterr()

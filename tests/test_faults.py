@@ -136,7 +136,7 @@ def test_stop_signal_saves_a_checkpoint_and_the_log(tmp_path, sig, capsys):
                   rf"{re.escape(str(run / 'checkpoint.npz'))}\nresume with: fastnn train --resume "
                   rf"{re.escape(str(run))}\n", err)
     assert m, err
-    assert "Traceback" not in err and run_files(run) == ["checkpoint.npz", "history.jsonl"]
+    assert "Traceback" not in err and run_files(run) == ["checkpoint.npz", "environment.json", "history.jsonl"]
     assert leftovers(tmp_path) == []
     state, _ = load_checkpoint(run / "checkpoint.npz")
     assert state["counters"]["iteration"] == int(m.group(1)) >= 160
@@ -165,7 +165,7 @@ def test_ignored_signal_stays_ignored(tmp_path):
         c.p.send_signal(signal.SIGTERM)
         status, out, err = c.finish()
     assert status == 143 and "interrupted by SIGTERM" in err, err
-    assert run_files(run) == ["checkpoint.npz", "history.jsonl"]
+    assert run_files(run) == ["checkpoint.npz", "environment.json", "history.jsonl"]
 
 
 def test_second_signal_stops_at_once(tmp_path):
@@ -230,7 +230,7 @@ def test_force_into_a_finished_run_then_interrupted(tmp_path, capsys, monkeypatc
     assert main(["train", *QUICK[:-1], "4", "--iterations", "200", "--out", str(run),
                  "--force", "--quiet"]) == 130
     capsys.readouterr()
-    assert run_files(run) == ["checkpoint.npz", "extra", "history.jsonl", "notes.txt"]
+    assert run_files(run) == ["checkpoint.npz", "environment.json", "extra", "history.jsonl", "notes.txt"]
     assert (run / "notes.txt").read_text() == "mine"
     assert (run / "extra" / "data.txt").read_text() == "also mine"
     assert main(["evaluate", str(run)]) == 0                   # the new run, not the old one
@@ -379,7 +379,7 @@ def test_full_disk_at_save_keeps_the_state_in_the_run_folder(tmp_path):
             f"device: '{run / 'weights.npz'}'") in err
     assert (f"kept: the trained state (iteration 100) in {run / 'checkpoint.npz'}; once there is "
             f"space, write the results with: fastnn train --resume {run}") in err
-    assert run_files(run) == ["checkpoint.npz", "history.jsonl"] and leftovers(tmp_path) == []
+    assert run_files(run) == ["checkpoint.npz", "environment.json", "history.jsonl"] and leftovers(tmp_path) == []
     assert main(["train", "--resume", str(run), "--quiet"]) == 0     # the command it printed
     assert (run / "weights.npz").exists()
 
