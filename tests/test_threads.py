@@ -91,6 +91,11 @@ def test_adaptive_follows_the_faster_variant():
         parallel, _ = ad.choose("k")
         ad.record("k", parallel, slow[parallel])
     assert ad.current("k") is True
+    slow = {True: 5.0, False: 2.0}        # busy again: noticed within a few windows
+    for _ in range(10):
+        parallel, _ = ad.choose("k")
+        ad.record("k", parallel, slow[parallel])
+    assert ad.current("k") is False
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
