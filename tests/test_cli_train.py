@@ -39,7 +39,7 @@ def test_train_writes_results_and_evaluate_reads_them(tmp_path, capsys):
     assert re.match(r"test accuracy 0\.\d{4} \(loss \d\.\d{4}\) after 200 iterations; [\d.]+ s, "
                     r"[\d,]+ samples/s; results in ", summary)
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "accuracy.png", "history.csv", "history.json", "loss.png", "weights.npz"]
+        "accuracy.png", "environment.json", "history.csv", "history.json", "loss.png", "weights.npz"]
     for png in ("accuracy.png", "loss.png"):
         assert (out_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     record = json.loads((out_dir / "history.json").read_text(),
