@@ -5,7 +5,7 @@
 
 A case is a loop written as a user would write it (fp32 784-50-10, MNIST
 batches of the bundled sample, no thread settings): the lean NumPy step of
-the book's formulas, fastnn's layer path (``net.gradient`` + ``SGD.update``)
+the book's formulas (also with BLAS at one thread, set by threadpoolctl), fastnn's layer path (``net.gradient`` + ``SGD.update``)
 with sigmoid and with ReLU, and ``FusedSGD(net, lr).step(x, t)``.  Each runs
 in its own ``python -c`` process (so no case inherits another's thread
 pools), the processes take turns in ``--repeats`` rounds, and each figure is
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("numpy", "layers-sigmoid", "layers-relu", "fused-step")
-LABELS = {"numpy": "lean NumPy step", "layers-sigmoid": "layers, sigmoid", "layers-relu": "layers, ReLU",
-          "fused-step": "FusedSGD.step"}
+CASES = ("numpy", "numpy-1", "layers-sigmoid", "layers-relu", "fused-step")
+LABELS = {"numpy": "lean NumPy step", "numpy-1": "lean NumPy step, BLAS at 1 thread",
+          "layers-sigmoid": "layers, sigmoid", "layers-relu": "layers, ReLU", "fused-step": "FusedSGD.step"}
 
 #: The child process: one case, timed in rounds of steps after a warm-up; prints JSON.
 CHILD = r"""
@@ -35,8 +35,11 @@ import numpy as np
 case, batch, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 from fastnn.datasets import load_mnist
 (x, t), _ = load_mnist(dataset="mnist-sample", verbose=False)   # float32 images, int labels
-if case == "numpy":
+if case.startswith("numpy"):
     from bench import book_reference as R
+    if case == "numpy-1":    # what a user who knows the trick gets: OpenBLAS on one thread
+        import threadpoolctl
+        threadpoolctl.threadpool_limits(1, user_api="blas")
     net = R.TwoLayerNet(784, 50, 10, activation="sigmoid", dtype=np.float32, seed=0)
     def step(xb, tb):
         loss, grads = net.gradient(xb, tb)

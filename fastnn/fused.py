@@ -78,6 +78,7 @@ class FusedSGD:
         # evaluations: few calls, each long enough to time; the training steps have started
         # numba's threads already, so no untimed first call
         self._adaptive_eval = Adaptive(probe_units=2, probe_every=16, warmup=False)
+        self._steps_parallel = None     # the steps' current choice, once they have one
 
     def _use_parallel(self, key, batch, adaptive):
         """(parallel, measuring, timed): the forced choice, serial where parallel cannot
@@ -196,6 +197,7 @@ class FusedSGD:
                            targets=targets, parallel=parallel)
             if timed:
                 self._adaptive.record(batch, parallel, time.perf_counter() - t0, k)
+                self._steps_parallel = self._adaptive.current(batch)
             done += k
         return self._losses[:nsteps]
 
@@ -216,6 +218,10 @@ class FusedSGD:
                                            np.empty((C, H), dt), np.empty(T, np.int64), np.empty(T, np.float64))
         n = csr.shape[0]
         parallel, _, timed = self._use_parallel(n, n, self._adaptive_eval)
+        if timed and self._steps_parallel is not None:
+            # after training steps, follow their choice: timed over many more calls than
+            # evaluations get, it tells a busy machine (serial) from a quiet one better
+            parallel, timed = self._steps_parallel, False
         t0 = time.perf_counter()
         (KF.evaluate if parallel else KF.evaluate_serial)(
             csr.indptr, csr.indices, csr.values, labels, *params,
@@ -239,4 +245,5 @@ class FusedSGD:
                              activation=self.net.activation, targets=dense, parallel=parallel)
         if timed:
             self._adaptive.record(N, parallel, time.perf_counter() - t0)
+            self._steps_parallel = self._adaptive.current(N)
         return loss

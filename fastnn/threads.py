@@ -35,7 +35,8 @@ import numba
 #: multiply-adds each, 21.4 us either way) and 1.25x at batch 30.
 BLAS_MIN_WORK = 1_000_000
 #: From this many multiply-adds a call runs BLAS with the user's threads without timing
-#: (a region's wake-up is then small against the work): batch 10,000 of 784x50.
+#: (chosen, not measured: a parallel region's wake-up, even a slow one of a few ms on a
+#: busy machine, is then small against the work; 784x50 products at batch 10,000 are 392M).
 BLAS_ALWAYS_WORK = 300_000_000
 
 
@@ -144,7 +145,10 @@ class Adaptive:
     first comparison starts with the serial variant, and one untimed call of
     the parallel one (compilation, starting threads; ``warmup=False``: none).  After ``probe_every``
     units of work comes the next comparison; after one that changed nothing
-    the interval grows four times (up to ``probe_max``).  So a machine
+    the interval grows four times (up to ``probe_max``).  While the parallel
+    variant is in use, a window of ``probe_units`` units that runs twice as
+    slow as it did when it won (or one call four times as slow) starts a
+    comparison at once.  So a machine
     that becomes busy (or quiet) is followed, and a steady one costs a short
     comparison now and then.
     """
@@ -178,6 +182,14 @@ class Adaptive:
         s = self._get(key)
         if not s["plan"]:
             s["done"] += units
+            if s["current"] and s.get("ref"):
+                # parallel in use: compare again at once if a window of probe_units units ran
+                # twice as slow as when it won (the machine became busy)
+                sec, n = s.get("window", (0.0, 0))
+                sec, n = sec + seconds, n + units
+                s["window"] = (sec, n) if n < self.probe_units else (0.0, 0)
+                if (n >= self.probe_units and sec / n > 2 * s["ref"]) or seconds / units > 4 * s["ref"]:
+                    s["done"] = s["interval"]
             if s["done"] >= s["interval"]:
                 s["done"] = 0
                 s["plan"] = [(s["current"], True), (not s["current"], True)]
@@ -202,14 +214,15 @@ class Adaptive:
             return
         t_this, t_first = sec / n, first[0] / first[1]
         s["timing"] = {}
+        s["window"] = (0.0, 0)
         if t_this < t_first * (1 - self.margin):
             if parallel != s["current"]:
                 s["interval"] = self.probe_every
-            s["current"] = parallel
+            s["current"], s["ref"] = parallel, t_this
         else:
             if parallel != s["current"]:
                 s["interval"] = min(s["interval"] * 4, self.probe_max)
-            s["current"] = not parallel
+            s["current"], s["ref"] = not parallel, t_first
 
     def current(self, key):
         """The variant that runs between comparisons (True: parallel)."""

@@ -23,9 +23,10 @@ def sample():
     return x[:2000], t[:2000], xt[:500], tt[:500]
 
 
-def _train(sample, threads, activation, dtype, batch=100, iterations=60):
+def _train(sample, threads, activation, dtype, parallel=None, batch=100, iterations=60):
     net = TwoLayerNet(784, 30, 10, activation=activation, dtype=dtype, seed=0)
     tr = Trainer(net, *sample, batch_size=batch, iterations=iterations, seed=0, threads=threads)
+    tr._fused.parallel = parallel       # True: the parallel kernels whatever the machine's load
     return net.params, tr.fit()
 
 
@@ -34,10 +35,24 @@ def _train(sample, threads, activation, dtype, batch=100, iterations=60):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_weights_bit_for_bit_on_one_and_two_threads(sample, activation, dtype):
     p1, h1 = _train(sample, 1, activation, dtype)
-    p2, h2 = _train(sample, 2, activation, dtype)
-    for k in p1:
-        assert np.array_equal(p1[k], p2[k]), k
-    assert h1["loss"] == h2["loss"] and h1["test_loss"] == h2["test_loss"]
+    for parallel in (True, None):       # forced parallel, and the default (adaptive) choice
+        p2, h2 = _train(sample, 2, activation, dtype, parallel)
+        for k in p1:
+            assert np.array_equal(p1[k], p2[k]), k
+        assert h1["loss"] == h2["loss"] and h1["test_loss"] == h2["test_loss"]
+
+
+@pytest.mark.skipif(not TWO, reason="needs two numba threads")
+def test_fastnn_train_threads_1_and_2_write_the_same_weights(tmp_path):
+    weights = []
+    for n in (1, 2):
+        out = tmp_path / f"t{n}"
+        assert main(["train", "--dataset", "mnist-sample", "--iterations", "150", "--activation", "relu",
+                     "--seed", "0", "--quiet", "--threads", str(n), "--out", str(out)]) == 0
+        with np.load(out / "weights.npz") as z:
+            weights.append({k: z[k] for k in ("W1", "b1", "W2", "b2")})
+    for k in weights[0]:
+        assert np.array_equal(weights[0][k], weights[1][k]), k
 
 
 @pytest.mark.parametrize("batch", [1, 7, 64, 100, 257])
@@ -91,6 +106,11 @@ def test_adaptive_follows_the_faster_variant():
         parallel, _ = ad.choose("k")
         ad.record("k", parallel, slow[parallel])
     assert ad.current("k") is True
+    slow = {True: 5.0, False: 2.0}        # busy again: noticed within a few windows
+    for _ in range(10):
+        parallel, _ = ad.choose("k")
+        ad.record("k", parallel, slow[parallel])
+    assert ad.current("k") is False
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
