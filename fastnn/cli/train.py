@@ -34,7 +34,11 @@ RUN_DEFAULTS = {
     "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": "incremental",
     "activation": "sigmoid", "hidden": 50, "epochs": None, "iterations": None, "batch_size": 100,
     "lr": 0.1, "dtype": "float32", "seed": None, "sampling": "shuffle",
+    "validation": None, "early_stopping": None, "lr_schedule": None, "eval_test_each_epoch": False,
 }
+#: Options added after the first checkpoints were written: a checkpoint without them
+#: recorded a run that did not use them.
+LATER_OPTIONS = ("validation", "early_stopping", "lr_schedule", "eval_test_each_epoch")
 #: Iterations when neither --epochs nor --iterations is given: about 5 s on two cores,
 #: 0.90-0.91 test accuracy on the bundled sample. The book's run is --iterations 10000.
 DEFAULT_ITERATIONS = 3000
@@ -52,7 +56,8 @@ EXIT_NOT_SAVED = 4
 #: Python argument names in the library's messages, and the options that set them.
 OPTION_NAMES = {"batch_size": "--batch-size", "hidden_size": "--hidden", "threads": "--threads",
                 "data_dir": "--data-dir", "iterations": "--iterations", "epochs": "--epochs",
-                "seed": "--seed", "lr": "--lr"}
+                "seed": "--seed", "lr": "--lr", "validation_split": "--validation",
+                "early_stopping": "--early-stopping", "lr_schedule": "--lr-schedule"}
 MAX_SEED = 2**64 - 1
 
 
@@ -78,6 +83,23 @@ def _seed(text):
     if not 0 <= v <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**64-1, got {text}")
     return v
+
+
+def _fraction(text):
+    from ..splits import check_fraction
+    try:
+        return check_fraction("fraction", float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 0.5] of the training set, "
+                                         f"got {text!r}") from None
+
+
+def _schedule(text):
+    from ..schedules import parse_schedule
+    try:
+        return str(parse_schedule(text, "schedule"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("schedule: ")) from None
 
 
 def register(sub):
@@ -113,6 +135,19 @@ def register(sub):
                         "batches drawn with replacement")
     n.add_argument("--dtype", choices=("float32", "float64"), help="arithmetic (float32)")
     n.add_argument("--seed", type=_seed, help="seed for weights and batches (default: random, printed)")
+    n.add_argument("--lr-schedule", type=_schedule, metavar="SPEC",
+                   help="step:EPOCHS:GAMMA (lr times GAMMA every EPOCHS epochs) or cosine "
+                        "(down to 0 by the last epoch); default: constant lr")
+    v = p.add_argument_group("validation")
+    v.add_argument("--validation", type=_fraction, metavar="FRACTION",
+                   help="hold out FRACTION (0 to 0.5) of the training set, stratified by class "
+                        "and drawn with the seed; epochs then report validation figures and the "
+                        "test set is evaluated only at the end (default: no validation set)")
+    v.add_argument("--early-stopping", type=_positive(int), metavar="PATIENCE",
+                   help="with --validation: stop when the validation loss has not improved for "
+                        "PATIENCE epochs and keep the best epoch's weights")
+    v.add_argument("--eval-test-each-epoch", action="store_true", default=None,
+                   help="with --validation: evaluate the test set after every epoch too")
     r = p.add_argument_group("run")
     r.add_argument("--threads", type=_positive(int), metavar="N", help="numba threads")
     r.add_argument("--out", metavar="DIR", help="output directory (default runs/YYYYmmdd-HHMMSS)")
@@ -170,6 +205,9 @@ def _run(args, stop):
             args.iterations = DEFAULT_ITERATIONS
         if args.seed is None:
             args.seed = int(np.random.SeedSequence().entropy % 2**32)
+        if args.early_stopping is not None and args.validation is None:
+            raise ValueError("--early-stopping: needs --validation FRACTION (it watches the "
+                             "validation loss)")
         if args.data_dir is not None:   # recorded for evaluate, from wherever it runs
             args.data_dir = os.path.abspath(args.data_dir)
         out = Path(args.out) if args.out is not None else _new_run_dir()
@@ -193,7 +231,9 @@ def _run(args, stop):
                           epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                           grad=args.grad, numerical_method=args.numerical_method,
                           seed=[args.seed, 1], threads=args.threads, steps_per_call=per_call,
-                          handle_signals=False)  # the handlers are ours, for the whole run
+                          handle_signals=False, validation_split=args.validation,
+                          early_stopping=args.early_stopping, lr_schedule=args.lr_schedule,
+                          eval_test_each_epoch=args.eval_test_each_epoch)  # the handlers are ours, for the whole run
         if state is not None:
             trainer.load_state_dict(state)
         saved_args = _saved_args(args)
@@ -250,6 +290,9 @@ def _run(args, stop):
         finally:
             log.close()
 
+    if trainer.stopped_early:
+        print(f"early stopping: the validation loss last improved at epoch {trainer.best_epoch}; "
+              f"its weights are kept and tested")
     samples = (trainer.iteration - start_iteration) * args.batch_size
     print(f"test accuracy {summary['test_acc']:.4f} (loss {summary['test_loss']:.4f}) after "
           f"{trainer.iteration} iterations; {wall:.1f} s, {samples / wall:,.0f} samples/s; "
@@ -354,6 +397,10 @@ def _write_results(trainer, data, saved_args, folder, log, wall):
     summary = {"test_acc": h["test_acc"][-1], "test_loss": h["test_loss"][-1],
                "train_acc": h["train_acc"][-1], "iterations": trainer.iteration,
                "wall_time": wall, "train_time": float(sum(h["time"]))}
+    if "val_acc" in h:
+        summary.update(val_acc=h["val_acc"][-1], val_loss=h["val_loss"][-1])
+    if trainer.early_stopping is not None:
+        summary.update(best_epoch=trainer.best_epoch, stopped_early=trainer.stopped_early)
     save_checkpoint(trainer.state_dict(), folder.path(CHECKPOINT), args=saved_args)
     save_params(trainer.net, folder.path("weights.npz"), dataset=data.name, args=saved_args,
                 summary=summary)
@@ -430,6 +477,8 @@ def _saved_args(args):
 
 def _apply_saved(args, saved, ckpt, state):
     """Take the run's options from the checkpoint; --iterations/--epochs say how much more."""
+    if isinstance(saved, dict):
+        saved = {**{k: RUN_DEFAULTS[k] for k in LATER_OPTIONS}, **saved}
     if not isinstance(saved, dict) or set(saved) != set(RUN_DEFAULTS):
         raise ValueError(f"--resume {ckpt}: the checkpoint does not record the training options")
     more_iterations, more_epochs = args.iterations, args.epochs
@@ -454,7 +503,8 @@ def _apply_saved(args, saved, ckpt, state):
         args.epochs = None
     # a finished state without its results beside it (kept when the disk was full) is
     # resumed to write them; one with its results needs MORE to do anything
-    elif done >= total and (ckpt.parent / "weights.npz").exists():
+    elif (done >= total or (state.get("best") or {}).get("stopped")) and \
+            (ckpt.parent / "weights.npz").exists():
         raise ValueError(f"--resume {ckpt}: the run is finished ({done} iterations); to extend "
                          "it, add --iterations MORE or --epochs MORE")
 
@@ -502,11 +552,12 @@ def _json_safe(x):
 
 
 def _history_csv(h):
-    from ..trainer import EPOCH_KEYS
+    from ..trainer import epoch_keys
+    keys = epoch_keys(h)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(EPOCH_KEYS)
-    for row in zip(*(h[k] for k in EPOCH_KEYS)):
+    w.writerow(keys)
+    for row in zip(*(h[k] for k in keys)):
         w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
     return buf.getvalue()
 
@@ -555,8 +606,9 @@ class _EpochPrinter:
         h = trainer.history
         w = len(str(trainer.epochs))
         test = "" if h["test_acc"][-1] is None else f"  test {h['test_acc'][-1]:.3f}"
+        val = "" if "val_acc" not in h else f"  val {h['val_acc'][-1]:.3f}"
         print(f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}  {h['time'][-1]:.1f}s  loss "
-              f"{h['train_loss'][-1]:.3f}  train {h['train_acc'][-1]:.3f}{test}", flush=True)
+              f"{h['train_loss'][-1]:.3f}  train {h['train_acc'][-1]:.3f}{val}{test}", flush=True)
 
 
 def _write_environment(folder, ckpt, trainer):
