@@ -118,3 +118,49 @@ def plot_loss(history, path):
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper right")
     _save(fig, path)
+
+
+# -- evaluation reports -----------------------------------------------------------
+def plot_confusion(cm, names, path, title="confusion matrix"):
+    """The confusion matrix cm[true, predicted] as a heat map with counts; saved to path."""
+    from matplotlib.figure import Figure
+
+    C = cm.shape[0]
+    fig = Figure(figsize=(7, 6.2))
+    ax = fig.add_subplot()
+    rows = np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(cm / rows, cmap="Blues", vmin=0, vmax=1)       # colour: share of the true class
+    for i in range(C):
+        for j in range(C):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] / rows[i, 0] > 0.5 else "black")
+    ax.set_xticks(range(C), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(C), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    fig.subplots_adjust(left=0.2, right=0.97, bottom=0.2, top=0.93)
+    return _save(fig, path)
+
+
+def plot_mistakes(images, true, pred, conf, names, path, title="most confident mistakes"):
+    """A grid of images (K, 784) with "true -> predicted (probability)" under each; saved to path."""
+    from matplotlib.figure import Figure
+
+    k = len(images)
+    cols = min(5, max(k, 1))
+    rows = max(1, -(-k // cols))
+    fig = Figure(figsize=(1.9 * cols, 2.1 * rows + 0.4))
+    fig.suptitle(title, fontsize=10)
+    for i in range(rows * cols):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.set_axis_off()
+        if i < k:
+            ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(f"{names[true[i]]} -> {names[pred[i]]}\n({conf[i]:.2f})", fontsize=8)
+    if k == 0:
+        fig.text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.82 if rows == 1 else 0.9,
+                        hspace=0.5)
+    return _save(fig, path)
