@@ -277,6 +277,11 @@ class Trainer:
         self.epoch = 0              # epochs completed (evaluated)
         self._pos = 0               # iterations done in the current epoch
         self._epoch_time = 0.0      # seconds spent in the current epoch so far
+        #: Seconds of the latest ``fit``: "first_step" (its first step or fused block, which
+        #: pays numba's compilation or cache loading), "steps" (the other steps, with the
+        #: number of iterations they did in "steady_iterations"), "first_eval" and "eval"
+        #: (the per-epoch evaluations, likewise).
+        self.timing = {}
         self._order = None          # the current epoch's permutation (shuffle)
         self.last_loss = None
         self.history = new_history(
@@ -330,6 +335,8 @@ class Trainer:
         its first batch), TrainingDiverged on a NaN or infinite loss.
         """
         self.interrupted = False
+        self.timing = {"first_step": 0.0, "steps": 0.0, "steady_iterations": 0,
+                       "first_eval": 0.0, "eval": 0.0, "evaluations": 0}
         with num_threads(self._numba_threads()), blas_limit(self.blas_threads), self._signal_guard():
             while self.iteration < self.total_steps and not self._stop and not self.stopped_early:
                 self._run_one()
@@ -393,7 +400,15 @@ class Trainer:
         self.iteration += k
         self._pos += k
         self.last_loss = self.history["loss"][-1]
-        self._epoch_time += time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        self._epoch_time += dt
+        tm = self.timing
+        if tm:
+            if tm["first_step"] == 0.0:
+                tm["first_step"] = dt
+            else:
+                tm["steps"] += dt
+                tm["steady_iterations"] += k
         self._notify("step")
         if self._pos == self.steps_per_epoch or self.iteration == self.total_steps:
             self._end_epoch()
@@ -428,7 +443,12 @@ class Trainer:
         last = self.iteration == self.total_steps or self.stopped_early
         if self.x_test is not None and (self.x_val is None or self.eval_test_each_epoch or last):
             test_acc, test_loss = self._eval_set("test")
-        self._epoch_time += time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        self._epoch_time += dt
+        tm = self.timing
+        if tm:
+            tm["first_eval" if tm["evaluations"] == 0 else "eval"] += dt
+            tm["evaluations"] += 1
         self.epoch += 1
         losses = h["loss"][self.iteration - self._pos:]
         for key, value in zip(EPOCH_KEYS, (self.epoch, self.iteration, train_acc, test_acc,

@@ -250,9 +250,13 @@ def _run(args, stop):
             trainer.request_stop(stop.signum)
         D, H, C = net.sizes
         say(f"network {D}-{H}-{C} {args.activation} {args.dtype}, SGD lr {args.lr:g}, batch "
-            f"{args.batch_size}, {trainer.total_steps} iterations = {trainer.epochs} epochs of "
-            f"{trainer.steps_per_epoch} ({args.sampling}), {args.grad} ({trainer.step_kind}), "
-            f"seed {args.seed}")
+            f"{args.batch_size}, {trainer.total_steps} iterations = "
+            f"{_plural(trainer.epochs, 'epoch')} of {trainer.steps_per_epoch} ({args.sampling}), "
+            f"{args.grad} ({trainer.step_kind}), seed {args.seed}")
+        if trainer.x_val is not None:
+            say(f"validation: {len(trainer.x_val)} of the {len(trainer.x_val) + len(trainer.x_train)} "
+                f"training images held out (stratified, seed {args.seed}); the test set is "
+                f"evaluated {'every epoch' if args.eval_test_each_epoch else 'at the end'}")
         if state is not None:
             say(f"resuming at iteration {trainer.iteration} (epoch {trainer.epoch + 1}) from {ckpt}")
         say(f"output: {out}")
@@ -278,7 +282,9 @@ def _run(args, stop):
             if progress:
                 progress.clear()
             try:
+                t_write = time.perf_counter()
                 summary = _write_results(trainer, data, saved_args, folder, log, wall)
+                writing = time.perf_counter() - t_write
             except OSError as e:
                 return _not_saved(e, trainer, folder, log, checkpoints, saved_args, out)
         except SignalInterrupt as e:
@@ -293,9 +299,24 @@ def _run(args, stop):
     if trainer.stopped_early:
         print(f"early stopping: the validation loss last improved at epoch {trainer.best_epoch}; "
               f"its weights are kept and tested")
-    samples = (trainer.iteration - start_iteration) * args.batch_size
-    print(f"test accuracy {summary['test_acc']:.4f} (loss {summary['test_loss']:.4f}) after "
-          f"{trainer.iteration} iterations; {wall:.1f} s, {samples / wall:,.0f} samples/s; "
+    tm = trainer.timing
+    steady = tm["steady_iterations"]
+    if steady:      # throughput of the steps after the first, which compiles
+        rate = f"{steady * args.batch_size / max(tm['steps'], 1e-9):,.0f} samples/s"
+    else:
+        rate = (f"{(trainer.iteration - start_iteration) * args.batch_size / max(tm['first_step'], 1e-9):,.0f}"
+                " samples/s including compilation (a single call)")
+    if not args.quiet:
+        other = max(wall - tm["first_step"] - tm["steps"] - tm["first_eval"] - tm["eval"], 0.0)
+        print(f"time: first step {_secs(tm['first_step'])} (compilation or cache loading), "
+              f"training {_secs(tm['steps'])}, evaluation {_secs(tm['first_eval'] + tm['eval'])} "
+              f"(first {_secs(tm['first_eval'])}), other {_secs(other)}; writing the results "
+              f"{_secs(writing)}")
+    val = ""
+    if "val_acc" in summary:
+        val = f"validation accuracy {summary['val_acc']:.4f} (loss {summary['val_loss']:.4f}), "
+    print(f"{val}test accuracy {summary['test_acc']:.4f} (loss {summary['test_loss']:.4f}) after "
+          f"{trainer.iteration} iterations; {wall:.1f} s, {rate}; "
           f"results in {out}")
     if stop.signum is not None:   # the signal came after the last step: the results are complete
         print(f"{signal_name(stop.signum)} received after the last iteration; the results are "
@@ -592,8 +613,24 @@ class _Progress:
             self.shown = False
 
 
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _secs(t):
+    """A duration with enough digits: 4.2ms, 0.052s, 1.23s, 12.3s, 123s, 12m05s."""
+    if t >= 600:
+        return f"{int(t // 60)}m{int(t % 60):02d}s"
+    for limit, text in ((0.01, f"{t * 1e3:.1f}ms"), (1, f"{t:.3f}s"), (10, f"{t:.2f}s"),
+                        (100, f"{t:.1f}s")):
+        if t < limit:
+            return text
+    return f"{t:.0f}s"
+
+
 class _EpochPrinter:
-    """``epoch 3/16  1.2s  loss 0.231  train 0.934  test 0.930`` after every epoch."""
+    """``epoch 3/16  0.123s  loss 0.231  train 0.934  test 0.930 (loss 0.241)  ETA 1.6s``
+    after every epoch (``val`` before ``test`` with a validation set)."""
 
     def __init__(self, progress):
         self.progress = progress
@@ -605,10 +642,18 @@ class _EpochPrinter:
             self.progress.clear()
         h = trainer.history
         w = len(str(trainer.epochs))
-        test = "" if h["test_acc"][-1] is None else f"  test {h['test_acc'][-1]:.3f}"
-        val = "" if "val_acc" not in h else f"  val {h['val_acc'][-1]:.3f}"
-        print(f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}  {h['time'][-1]:.1f}s  loss "
-              f"{h['train_loss'][-1]:.3f}  train {h['train_acc'][-1]:.3f}{val}{test}", flush=True)
+        parts = [f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}", _secs(h["time"][-1]),
+                 f"loss {h['train_loss'][-1]:.3f}", f"train {h['train_acc'][-1]:.3f}"]
+        if "val_acc" in h:
+            parts.append(f"val {h['val_acc'][-1]:.3f} (loss {h['val_loss'][-1]:.3f})")
+        if h["test_acc"][-1] is not None:
+            parts.append(f"test {h['test_acc'][-1]:.3f} (loss {h['test_loss'][-1]:.3f})")
+        left = (trainer.total_steps - trainer.iteration) / trainer.steps_per_epoch
+        if left > 0 and not trainer.stopped_early:
+            # the first epoch of a run pays the compilation: left out when there are others
+            times = (h["time"][1:] if len(h["time"]) > 1 else h["time"])[-5:]
+            parts.append(f"ETA {_secs(left * sum(times) / len(times))}")
+        print("  ".join(parts), flush=True)
 
 
 def _write_environment(folder, ckpt, trainer):
