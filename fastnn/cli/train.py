@@ -432,10 +432,19 @@ def _write_results(trainer, data, saved_args, folder, log, wall):
               "summary": summary, "history": streamed}
     _write_text(folder.path("history.json"), json.dumps(_json_safe(record), indent=1) + "\n")
     _write_text(folder.path("history.csv"), _history_csv(streamed))
-    plot_accuracy(streamed, folder.path("accuracy.png"))
-    plot_loss(streamed, folder.path("loss.png"))
+    title = _plot_title(trainer, data, saved_args)
+    plot_accuracy(streamed, folder.path("accuracy.png"), title)
+    plot_loss(streamed, folder.path("loss.png"), title)
     folder.publish(RESULT_FILES)
     return summary
+
+
+def _plot_title(trainer, data, args):
+    from ..plots import run_title
+    return run_title(data.name, trainer.net.sizes, args["activation"],
+                     type(trainer.optimizer).__name__, args["lr"], args["seed"],
+                     schedule=args["lr_schedule"], batch=args["batch_size"],
+                     validation=args["validation"])
 
 
 def _not_saved(e, trainer, folder, log, checkpoints, saved_args, out):
