@@ -149,13 +149,16 @@ def register(sub):
     v.add_argument("--eval-test-each-epoch", action="store_true", default=None,
                    help="with --validation: evaluate the test set after every epoch too")
     r = p.add_argument_group("run")
-    r.add_argument("--threads", type=_positive(int), metavar="N", help="numba threads")
+    r.add_argument("--threads", type=_positive(int), metavar="N",
+                   help="numba threads while training, at most the cores (default: numba's, the "
+                        "cores or NUMBA_NUM_THREADS)")
     r.add_argument("--out", metavar="DIR", help="output directory (default runs/YYYYmmdd-HHMMSS)")
     r.add_argument("--force", action="store_true",
                    help="write into an output directory that already holds results")
     r.add_argument("--resume", metavar="PATH",
-                   help="continue the run saved in PATH (a checkpoint.npz or its directory); "
-                        "with --iterations or --epochs, extend it")
+                   help="continue the run saved in PATH (a checkpoint.npz or its directory) with "
+                        "the options recorded in its checkpoint (give none of them, or the same "
+                        "values); with --iterations or --epochs, extend it by that much")
     r.add_argument("--checkpoint-every", type=_positive(int), metavar="N",
                    help="save a checkpoint every N iterations (default: after the first epoch, "
                         f"then after an epoch at most once every {CHECKPOINT_SECONDS:.0f} s)")
