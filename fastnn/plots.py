@@ -163,7 +163,8 @@ def plot_loss(history, path, title=None, diverged=None):
     loss = history["loss"]
     its = [i for i, v in enumerate(loss, 1) if v is not None and np.isfinite(v) and v > 0]
     if its:
-        ax.plot(its, [loss[i - 1] for i in its], linewidth=0.6, alpha=0.6, label="batch loss")
+        ax.plot(its, [loss[i - 1] for i in its], linewidth=0.6, alpha=0.6, label="batch loss",
+                marker="." if len(its) < 50 else None)      # a few points stay visible
     for key, label, style in (("train_loss", "epoch mean", dict(marker="o")),
                               ("val_loss", "val loss", dict(marker="^", linestyle="-.")),
                               ("test_loss", "test loss", dict(marker="s", linestyle="--"))):
@@ -172,7 +173,7 @@ def plot_loss(history, path, title=None, diverged=None):
         if pairs:
             ax.plot(*zip(*pairs), markersize=3, label=label, **style)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (log scale)")
+    ax.set_ylabel("loss (log scale)" if ax.get_lines() else "loss")
     if ax.get_lines():
         from matplotlib.ticker import LogFormatter
         ax.set_yscale("log")

@@ -97,13 +97,16 @@ class TrainingDiverged(FloatingPointError):
 
     The trainer's counters stop before the batch (or fused block) that diverged,
     but its parameters are no longer finite: continue from a saved state instead.
+    ``losses``: the finite batch losses of the fused block before the one that diverged
+    (not in the history, which stops with the counters); empty on the other paths.
     """
 
-    def __init__(self, trainer, iteration, loss):
+    def __init__(self, trainer, iteration, loss, losses=()):
         super().__init__(f"training diverged: the loss is {loss} at iteration {iteration}")
         self.trainer = trainer
         self.iteration = iteration
         self.loss = loss
+        self.losses = list(losses)
 
 
 def new_history(extra=()):
@@ -384,7 +387,8 @@ class Trainer:
             losses = self._fused.run(self._fused_data, self._block_indices(k), 0, k, self.batch_size)
             if not np.isfinite(losses).all():
                 bad = int(np.flatnonzero(~np.isfinite(losses))[0])
-                raise TrainingDiverged(self, self.iteration + bad + 1, float(losses[bad]))
+                raise TrainingDiverged(self, self.iteration + bad + 1, float(losses[bad]),
+                                       [float(v) for v in losses[:bad]])
             self.history["loss"].extend(float(v) for v in losses)
         else:
             k = 1

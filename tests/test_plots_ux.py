@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from fastnn import TwoLayerNet, plots
+from fastnn.cli import main
 from fastnn.datasets import load
 from fastnn.trainer import Trainer, TrainingDiverged
 
@@ -61,6 +62,7 @@ def test_normal_run(tmp_path, data, drawn):
     assert loss.get_yscale() == "log"
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # the overflow that makes it diverge
 def test_diverged_run_says_so(tmp_path, data, drawn):
     tr = Trainer(TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0), *data, lr=1e300,
                  batch_size=50, epochs=4, seed=7, fused=False)
@@ -88,3 +90,19 @@ def test_nan_in_history_is_found(tmp_path, drawn):
     plots.plot_loss(h, tmp_path / "loss.png")
     (ax,) = drawn[0].axes
     assert [t.get_text() for t in ax.texts] == ["DIVERGED: loss nan at iteration 3"]
+
+
+def test_cli_diverged_run_writes_marked_plots(tmp_path, capsys, drawn):
+    run = tmp_path / "r"
+    status = main(["train", "--dataset", "mnist-sample", "--no-download", "--hidden", "8",
+                   "--seed", "3", "--lr", "1e300", "--iterations", "200", "--out", str(run)])
+    err = capsys.readouterr().err
+    assert status == 3 and f"the curves up to the divergence: {run / 'accuracy.png'}" in err
+    for fig, name in zip(drawn, ("accuracy.png", "loss.png")):
+        (ax,) = fig.axes
+        assert ax.get_title().startswith("mnist-sample, 784-8-10 sigmoid, SGD lr 1e+300")
+        assert [t.get_text() for t in ax.texts if "DIVERGED" in t.get_text()]
+        assert (run / name).read_bytes()[:8] == PNG
+    # the finite loss of iteration 1, from the fused block that diverged at iteration 2
+    (line,) = drawn[1].axes[0].get_lines()
+    assert list(line.get_xdata()) == [1]

@@ -409,7 +409,24 @@ def _diverged(e, trainer, folder, checkpoints, out):
     print(f"fastnn train: error: training diverged: the loss is {e.loss} at iteration "
           f"{e.iteration} (epoch {epoch}); the last finite state, iteration {checkpoints.published}, "
           f"is kept in {out / CHECKPOINT}; try a smaller --lr", file=sys.stderr)
+    _diverged_plots(e, trainer, checkpoints.saved_args, out)
     return EXIT_DIVERGED
+
+
+def _diverged_plots(e, trainer, args, out):
+    """accuracy.png and loss.png of the run up to the divergence, marked as such, in the run
+    folder beside the checkpoint (a later publication of the run replaces them)."""
+    from ..plots import plot_accuracy, plot_loss
+    title = _plot_title(trainer, args)
+    h = dict(trainer.history, loss=trainer.history["loss"] + e.losses)   # up to the bad batch
+    try:
+        plot_accuracy(h, out / "accuracy.png", title, diverged=(e.iteration, e.loss))
+        plot_loss(h, out / "loss.png", title, diverged=(e.iteration, e.loss))
+    except OSError as err:
+        print(f"warning: the plots were not written ({err})", file=sys.stderr)
+        return
+    print(f"the curves up to the divergence: {out / 'accuracy.png'}, {out / 'loss.png'}",
+          file=sys.stderr)
 
 
 def _write_results(trainer, data, saved_args, folder, log, wall):
@@ -435,16 +452,16 @@ def _write_results(trainer, data, saved_args, folder, log, wall):
               "summary": summary, "history": streamed}
     _write_text(folder.path("history.json"), json.dumps(_json_safe(record), indent=1) + "\n")
     _write_text(folder.path("history.csv"), _history_csv(streamed))
-    title = _plot_title(trainer, data, saved_args)
+    title = _plot_title(trainer, saved_args)
     plot_accuracy(streamed, folder.path("accuracy.png"), title)
     plot_loss(streamed, folder.path("loss.png"), title)
     folder.publish(RESULT_FILES)
     return summary
 
 
-def _plot_title(trainer, data, args):
+def _plot_title(trainer, args):
     from ..plots import run_title
-    return run_title(data.name, trainer.net.sizes, args["activation"],
+    return run_title(args["dataset"], trainer.net.sizes, args["activation"],
                      type(trainer.optimizer).__name__, args["lr"], args["seed"],
                      schedule=args["lr_schedule"], batch=args["batch_size"],
                      validation=args["validation"])
