@@ -107,3 +107,11 @@ def test_bad_inputs(run, tmp_path, capsys):
         out, err = capsys.readouterr()
         assert out == "" and err.startswith("fastnn predict: error: ") and message in err
         assert len(err.splitlines()) == 1
+
+
+def test_blank_image_is_flagged(run, tmp_path, capsys):
+    Image.new("L", (40, 30), 255).save(tmp_path / "white.png")
+    capsys.readouterr()
+    assert main(["predict", str(run), str(tmp_path / "white.png")]) == 0
+    out, err = capsys.readouterr()
+    assert "white.png: a blank image" in err and out.count("\n") == 1

@@ -78,6 +78,10 @@ def _run(args):
         raise ValueError(f"{path}: a network with {D} inputs; predict reads 28x28 images (784)")
     names = class_names(meta, C)
     files, x = read_images(args.images)
+    for f, row in zip(files, x):
+        if not row.any():
+            print(f"warning: {f}: a blank image (one level everywhere): its class means nothing",
+                  file=sys.stderr)
     classes, probs = predict(net, x)
     k = min(args.top, C)
     if args.json:
