@@ -232,3 +232,18 @@ class _status:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_resume_a_checkpoint_written_before_these_options(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*QUICK, "--iterations", "100", "--out", str(run)]) == 0
+    state, extra = load_checkpoint(run / "checkpoint.npz")
+    old_args = {k: v for k, v in extra["args"].items()
+                if k not in ("validation", "early_stopping", "lr_schedule", "eval_test_each_epoch")}
+    for key in ("validation_split", "n_val", "early_stopping", "lr_schedule", "eval_test_each_epoch"):
+        del state["config"][key]
+    del state["best"]
+    save_checkpoint(state, run / "checkpoint.npz", args=old_args)
+    assert main([*QUICK[:1], "--resume", str(run), "--iterations", "20", "--quiet"]) == 0
+    h = json.loads((run / "history.json").read_text())["history"]
+    assert h["iteration"][-1] == 120 and "val_acc" not in h
