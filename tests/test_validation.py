@@ -247,3 +247,22 @@ def test_resume_a_checkpoint_written_before_these_options(tmp_path, capsys):
     assert main([*QUICK[:1], "--resume", str(run), "--iterations", "20", "--quiet"]) == 0
     h = json.loads((run / "history.json").read_text())["history"]
     assert h["iteration"][-1] == 120 and "val_acc" not in h
+
+
+def test_evaluate_the_validation_split(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*QUICK, "--epochs", "2", "--validation", "0.1", "--out", str(run)]) == 0
+    h = json.loads((run / "history.json").read_text())
+    n_val = h["config"]["n_val"]
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--split", "val", "--no-plots"]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert line.startswith("val accuracy ") and f"({n_val} images" in line
+    # the same rows as the trainer's: the same accuracy (the fused evaluation may round a
+    # near-tie differently: at most one image apart)
+    assert abs(float(line.split()[2]) - h["history"]["val_acc"][-1]) <= 1 / n_val + 5e-5
+    plain = tmp_path / "plain"
+    assert main([*QUICK, "--iterations", "10", "--out", str(plain)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(plain), "--split", "val"]) == 2
+    assert "--split val: the run held out no validation set" in capsys.readouterr().err

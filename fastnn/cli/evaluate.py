@@ -36,7 +36,9 @@ def register(sub):
     p.add_argument("--data-dir", metavar="DIR",
                    help="directory holding the four IDX files (default: the run's)")
     p.add_argument("--no-download", action="store_true", help="never use the network")
-    p.add_argument("--split", choices=("test", "train"), default="test", help="which split (test)")
+    p.add_argument("--split", choices=("test", "train", "val"), default="test",
+                   help="which split (test); val: the validation set a run with --validation held "
+                        "out, drawn again from its recorded fraction and seed")
     p.add_argument("--batch-size", type=_batch, default=10000, metavar="B",
                    help="samples per forward pass (10000)")
     p.add_argument("--plots", metavar="DIR",
@@ -55,6 +57,24 @@ def recorded_data(extra):
     name = name if name in DATASETS else None
     data_dir = args.get("data_dir")
     return name, data_dir if isinstance(data_dir, str) else None
+
+
+def _validation_rows(extra, data, saved, x, t):
+    """The rows of the training set that the run held out for validation."""
+    import numpy as np
+
+    from ..splits import stratified_split
+    from .train import trainer_seed
+    args = extra.get("args") if isinstance(extra.get("args"), dict) else {}
+    fraction, seed = args.get("validation"), args.get("seed")
+    if not fraction or seed is None:
+        raise ValueError("--split val: the run held out no validation set (it was trained "
+                         "without --validation)")
+    if data.name != saved:
+        raise ValueError(f"--split val: the validation set is part of {saved}'s training set, "
+                         f"not of {data.name}")
+    _, val = stratified_split(np.asarray(t), float(fraction), np.random.default_rng(trainer_seed(seed)))
+    return x[val], t[val]
 
 
 def run(args):
@@ -103,6 +123,8 @@ def _run(args):
         raise
     print(f"data: {data.describe()} ({why})")
     x, t = data.test if args.split == "test" else data.train
+    if args.split == "val":
+        x, t = _validation_rows(meta.get("extra", {}), data, saved, x, t)
     D, H, C = net.sizes
     if x.shape[1] != D or len(data.classes) != C:
         raise ValueError(f"{path}: a {D}-{H}-{C} network does not fit {data.name} "

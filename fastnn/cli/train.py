@@ -61,6 +61,12 @@ OPTION_NAMES = {"batch_size": "--batch-size", "hidden_size": "--hidden", "thread
 MAX_SEED = 2**64 - 1
 
 
+def trainer_seed(seed):
+    """The Trainer's seed for a run of --seed ``seed`` (the network's is ``seed`` itself):
+    it draws the validation split, then the batches."""
+    return [seed, 1]
+
+
 def _positive(kind):
     def parse(text):
         try:
@@ -233,7 +239,7 @@ def _run(args, stop):
         trainer = Trainer(net, *data.train, *data.test, lr=args.lr, batch_size=args.batch_size,
                           epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                           grad=args.grad, numerical_method=args.numerical_method,
-                          seed=[args.seed, 1], threads=args.threads, steps_per_call=per_call,
+                          seed=trainer_seed(args.seed), threads=args.threads, steps_per_call=per_call,
                           handle_signals=False, validation_split=args.validation,
                           early_stopping=args.early_stopping, lr_schedule=args.lr_schedule,
                           eval_test_each_epoch=args.eval_test_each_epoch)  # the handlers are ours, for the whole run
