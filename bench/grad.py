@@ -79,7 +79,8 @@ def table(rows, title):
     loop, and the agreement with fastnn's backprop."""
     base = rows[0]["seconds"]
     w = max(len(r["method"]) for r in rows)
-    lines = [title, f"{'method':<{w}}  {'s/gradient':>11}  {'vs book':>9}  {'max |diff| to backprop':>22}"]
+    head = f"{'method':<{w}}  {'s/gradient':>11}  {'vs book':>9}  {'max |diff| to backprop':>22}"
+    lines = [title, head]
     for r in rows:
         lines.append(f"{r['method']:<{w}}  {r['seconds']:>11.3g}  {base / r['seconds']:>8.3g}x  "
                      f"{r['max_abs_diff']:>22.2e}")

@@ -18,7 +18,8 @@ def check_fraction(name, fraction):
         raise TypeError(f"{name}: expected a fraction in (0, 0.5], got {type(fraction).__name__}")
     f = float(fraction)
     if not (0 < f <= 0.5):
-        raise ValueError(f"{name}: expected a fraction in (0, 0.5] of the training set, got {fraction!r}")
+        raise ValueError(f"{name}: expected a fraction in (0, 0.5] of the training set, "
+                         f"got {fraction!r}")
     return f
 
 

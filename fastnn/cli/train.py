@@ -240,9 +240,10 @@ def _run(args, stop):
                           epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                           grad=args.grad, numerical_method=args.numerical_method,
                           seed=trainer_seed(args.seed), threads=args.threads, steps_per_call=per_call,
-                          handle_signals=False, validation_split=args.validation,
-                          early_stopping=args.early_stopping, lr_schedule=args.lr_schedule,
-                          eval_test_each_epoch=args.eval_test_each_epoch)  # the handlers are ours, for the whole run
+                          validation_split=args.validation, early_stopping=args.early_stopping,
+                          lr_schedule=args.lr_schedule,
+                          eval_test_each_epoch=args.eval_test_each_epoch,
+                          handle_signals=False)  # the handlers are ours, for the whole run
         if state is not None:
             trainer.load_state_dict(state)
         saved_args = _saved_args(args)
@@ -313,8 +314,9 @@ def _run(args, stop):
     if steady:      # throughput of the steps after the first, which compiles
         rate = f"{steady * args.batch_size / max(tm['steps'], 1e-9):,.0f} samples/s"
     else:
-        rate = (f"{(trainer.iteration - start_iteration) * args.batch_size / max(tm['first_step'], 1e-9):,.0f}"
-                " samples/s including compilation (a single call)")
+        samples = (trainer.iteration - start_iteration) * args.batch_size
+        rate = (f"{samples / max(tm['first_step'], 1e-9):,.0f} samples/s including compilation "
+                "(a single call)")
     if not args.quiet:
         other = max(wall - tm["first_step"] - tm["steps"] - tm["first_eval"] - tm["eval"], 0.0)
         print(f"time: first step {_secs(tm['first_step'])} (compilation or cache loading), "
