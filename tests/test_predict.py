@@ -115,3 +115,11 @@ def test_blank_image_is_flagged(run, tmp_path, capsys):
     assert main(["predict", str(run), str(tmp_path / "white.png")]) == 0
     out, err = capsys.readouterr()
     assert "white.png: a blank image" in err and out.count("\n") == 1
+
+
+def test_class_names_follow_the_recorded_data_set():
+    from fastnn.cli.predict import class_names
+    fashion = class_names({"extra": {"args": {"dataset": "fashion-mnist"}}}, 10)
+    assert fashion[0] == "T-shirt/top" and fashion[9] == "Ankle boot"
+    assert class_names({"extra": {"args": {"dataset": "mnist-sample"}}}, 10) == tuple("0123456789")
+    assert class_names({}, 10) == tuple("0123456789")          # nothing recorded: digits
