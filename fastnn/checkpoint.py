@@ -59,12 +59,19 @@ def save_checkpoint(state, path, **extra):
     arrays.update({f"optimizer.{k}": v for k, v in opt["arrays"].items()})
     if state["order"] is not None:
         arrays["order"] = np.asarray(state["order"], dtype=np.int64)
+    best = state.get("best")
+    if best is not None:        # early stopping: the best epoch's weights so far
+        best = dict(best)
+        for k, v in (best.pop("params") or {}).items():
+            arrays[f"best.{k}"] = v
     meta = {
         "format": CHECKPOINT_FORMAT, "version": VERSION, "net": state["net"],
         "optimizer": {"name": opt["name"], "scalars": opt["scalars"]},
         "counters": state["counters"], "rng": state["rng"], "config": state["config"],
         "history": state["history"], "extra": extra,
     }
+    if best is not None:
+        meta["best"] = best
     _write(path, arrays, meta)
 
 
@@ -177,6 +184,11 @@ def load_checkpoint(path):
             "counters": meta["counters"], "rng": meta["rng"], "config": meta["config"],
             "order": arrays.get("order"), "history": meta["history"],
         }
+        best = meta.get("best")
+        if best is not None:
+            best = dict(best, params={k: arrays[f"best.{k}"] for k in PARAM_NAMES}
+                        if f"best.{PARAM_NAMES[0]}" in arrays else None)
+        state["best"] = best
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint metadata (missing {e})") from None
     return state, meta.get("extra", {})

@@ -76,45 +76,157 @@ def plot_descent_path(path, f=function_2, init_x=(-3.0, 4.0), lr=0.1, step_num=2
 
 
 # -- training curves ------------------------------------------------------------
-def _curve_figure():
+def _curve_figure(title):
     """A 6x4 in figure with one axes and fixed margins: a "tight" layout would draw
     the figure twice (measured 0.19 s against 0.12 s per plot)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4))
-    fig.subplots_adjust(left=0.11, right=0.97, bottom=0.13, top=0.96)
-    return fig, fig.add_subplot()
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=0.9 if title else 0.96)
+    ax = fig.add_subplot()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return fig, ax
 
 
-def plot_accuracy(history, path):
-    """Train and test accuracy per epoch, as in the book's figure; saved to ``path``.
+def run_title(dataset, sizes, activation, optimizer, lr, seed, **more):
+    """``mnist, 784-50-10 sigmoid, SGD lr 0.1, seed 0`` and any ``more`` as ``key value``."""
+    D, H, C = sizes
+    extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in more.items() if v is not None)
+    return f"{dataset}, {D}-{H}-{C} {activation}, {optimizer} lr {lr:g}{extra}, seed {seed}"
 
-    history: a Trainer history (``epoch``, ``train_acc``, ``test_acc`` lists).
+
+def _finite(values):
+    return [v for v in values if v is not None and np.isfinite(v)]
+
+
+def _diverged_note(ax, history, diverged):
+    """Write on the axes that the run diverged: ``diverged`` = (iteration, loss), or
+    found as the first non-finite batch loss of the history."""
+    if diverged is None:
+        bad = [i for i, v in enumerate(history["loss"]) if v is None or not np.isfinite(v)]
+        if not bad:
+            return
+        diverged = (bad[0] + 1, history["loss"][bad[0]])
+    it, loss = diverged
+    ax.text(0.5, 0.5, f"DIVERGED: loss {loss} at iteration {it}", transform=ax.transAxes,
+            ha="center", va="center", color="#b00000", fontsize=12,
+            bbox=dict(facecolor="white", edgecolor="#b00000"))
+
+
+def _epoch_axis(ax, epochs):
+    from matplotlib.ticker import MaxNLocator
+    ax.set_xlim(0.5, max(epochs, default=1) + 0.5)      # one epoch: not a 0.96-1.04 axis
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def plot_accuracy(history, path, title=None, diverged=None):
+    """Train, validation and test accuracy per epoch, as in the book's figure; saved to path.
+
+    history: a Trainer history (``epoch``, ``train_acc``, ``test_acc``, maybe ``val_acc``).
+    The accuracy axis is fitted to the values (the gap between train and test lies in a
+    few hundredths). title: a line naming the run (run_title). diverged: (iteration,
+    loss) of a run that diverged, written on the plot (found in the history if None).
     """
-    fig, ax = _curve_figure()
+    fig, ax = _curve_figure(title)
     epochs = history["epoch"]
-    ax.plot(epochs, history["train_acc"], marker="o", markersize=3, label="train acc")
-    test = [a for a in history["test_acc"] if a is not None]
-    if test:
-        ax.plot(epochs, history["test_acc"], marker="s", markersize=3, linestyle="--",
-                label="test acc")
+    shown = []
+    for key, label, style in (("train_acc", "train acc", dict(marker="o")),
+                              ("val_acc", "val acc", dict(marker="^", linestyle="-.")),
+                              ("test_acc", "test acc", dict(marker="s", linestyle="--"))):
+        values = history.get(key)
+        if values and _finite(values):
+            xs = [e for e, v in zip(epochs, values) if v is not None]
+            ys = [v for v in values if v is not None]
+            ax.plot(xs, ys, markersize=3, label=label, **style)
+            shown += _finite(ys)
     ax.set_xlabel("epochs")
     ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.0)
-    ax.legend(loc="lower right")
+    if shown:
+        lo, hi = min(shown), max(shown)
+        pad = max(0.01, 0.08 * (hi - lo))
+        ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad))
+        ax.legend(loc="lower right")
+    else:
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.35, "no epoch finished", transform=ax.transAxes, ha="center")
+    _epoch_axis(ax, epochs)
+    _diverged_note(ax, history, diverged)
     _save(fig, path)
 
 
-def plot_loss(history, path):
-    """The mini-batch loss at every iteration, with its per-epoch mean; saved to ``path``."""
-    fig, ax = _curve_figure()
+def plot_loss(history, path, title=None, diverged=None):
+    """The mini-batch loss at every iteration with its per-epoch mean, and the validation
+    and test loss per epoch, on a log scale; saved to ``path``. title, diverged: as in
+    plot_accuracy."""
+    fig, ax = _curve_figure(title)
     loss = history["loss"]
-    ax.plot(range(1, len(loss) + 1), loss, linewidth=0.6, alpha=0.7, label="batch loss")
-    if history["iteration"]:
-        ax.plot(history["iteration"], history["train_loss"], marker="o", markersize=3,
-                label="epoch mean")
+    its = [i for i, v in enumerate(loss, 1) if v is not None and np.isfinite(v) and v > 0]
+    if its:
+        ax.plot(its, [loss[i - 1] for i in its], linewidth=0.6, alpha=0.6, label="batch loss",
+                marker="." if len(its) < 50 else None)      # a few points stay visible
+    for key, label, style in (("train_loss", "epoch mean", dict(marker="o")),
+                              ("val_loss", "val loss", dict(marker="^", linestyle="-.")),
+                              ("test_loss", "test loss", dict(marker="s", linestyle="--"))):
+        pairs = [(i, v) for i, v in zip(history["iteration"], history.get(key) or ())
+                 if v is not None and np.isfinite(v) and v > 0]
+        if pairs:
+            ax.plot(*zip(*pairs), markersize=3, label=label, **style)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("loss")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="upper right")
+    ax.set_ylabel("loss (log scale)" if ax.get_lines() else "loss")
+    if ax.get_lines():
+        from matplotlib.ticker import LogFormatter
+        ax.set_yscale("log")
+        for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+            axis(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+        ax.legend(loc="upper right")
+    last = max(len(loss), diverged[0] if diverged else 0, 1)
+    ax.set_xlim(0, last * 1.02 + 1)        # one point: not a 0.96-1.04 axis
+    _diverged_note(ax, history, diverged)
     _save(fig, path)
+
+
+# -- evaluation reports -----------------------------------------------------------
+def plot_confusion(cm, names, path, title="confusion matrix"):
+    """The confusion matrix cm[true, predicted] as a heat map with counts; saved to path."""
+    from matplotlib.figure import Figure
+
+    C = cm.shape[0]
+    fig = Figure(figsize=(7, 6.2))
+    ax = fig.add_subplot()
+    rows = np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(cm / rows, cmap="Blues", vmin=0, vmax=1)       # colour: share of the true class
+    for i in range(C):
+        for j in range(C):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i, j] / rows[i, 0] > 0.5 else "black")
+    ax.set_xticks(range(C), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(C), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title, fontsize=10)
+    fig.subplots_adjust(left=0.2, right=0.97, bottom=0.2, top=0.93)
+    return _save(fig, path)
+
+
+def plot_mistakes(images, true, pred, conf, names, path, title="most confident mistakes"):
+    """A grid of images (K, 784) with "true -> predicted (probability)" under each; saved to path."""
+    from matplotlib.figure import Figure
+
+    k = len(images)
+    cols = min(5, max(k, 1))
+    rows = max(1, -(-k // cols))
+    fig = Figure(figsize=(1.9 * cols, 2.1 * rows + 0.4))
+    fig.suptitle(title, fontsize=10)
+    for i in range(rows * cols):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        ax.set_axis_off()
+        if i < k:
+            ax.imshow(np.asarray(images[i]).reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(f"{names[true[i]]} -> {names[pred[i]]}\n({conf[i]:.2f})", fontsize=8)
+    if k == 0:
+        fig.text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.82 if rows == 1 else 0.9,
+                        hspace=0.5)
+    return _save(fig, path)

@@ -188,8 +188,8 @@ class HistoryLog:
     """
 
     def __init__(self, path, history, on_error=None):
-        from .trainer import EPOCH_KEYS
-        self.keys = EPOCH_KEYS
+        from .trainer import epoch_keys
+        self.keys = epoch_keys(history)
         self.path = Path(path)
         self.on_error = on_error
         self.failed = None
@@ -248,13 +248,15 @@ def read_history(path):
     """The history (EPOCH_KEYS lists and ``loss``) from a history.jsonl. A last line
     cut short by a crash is left out; any other bad line raises ValueError naming it."""
     from .trainer import new_history
-    h = new_history()
+    h = None
     lines = Path(path).read_bytes().split(b"\n")
     for i, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
+            if h is None:       # the optional keys (validation, lr) the run records
+                h = new_history(record if isinstance(record, dict) else ())
             values = [record[k] for k in h if k != "loss"]
             losses = list(record["loss"])
         except (ValueError, KeyError, TypeError) as e:
@@ -264,4 +266,4 @@ def read_history(path):
         for k, v in zip((k for k in h if k != "loss"), values):
             h[k].append(v)
         h["loss"].extend(losses)
-    return h
+    return new_history() if h is None else h

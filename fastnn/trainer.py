@@ -30,6 +30,16 @@ whose ``state_dict()`` can be saved (see fastnn.checkpoint) and restored with
 interrupts at once; a signal that was ignored (SIG_IGN) when ``fit`` started
 stays ignored. A loss that is NaN or infinite stops training with
 TrainingDiverged, naming the iteration.
+
+Validation (``validation_split``): a seeded, stratified hold-out carved from the
+training set before training (fastnn.splits); it is never trained on. Each
+epoch then records ``val_acc`` and ``val_loss``, and the test set is evaluated
+only after the last epoch (every epoch with ``eval_test_each_epoch``), so that
+choices made from the epoch figures are not made on test data.
+``early_stopping=PATIENCE`` stops when the validation loss has not improved for
+PATIENCE epochs and puts back the weights of the best epoch. ``lr_schedule``
+("step:EPOCHS:GAMMA" or "cosine", fastnn.schedules) sets the optimizer's lr at
+the start of every epoch and records it as ``lr``.
 """
 from __future__ import annotations
 
@@ -45,6 +55,8 @@ from . import _signals
 from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
 from .network import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Adam, Momentum
+from .schedules import parse_schedule
+from .splits import check_fraction, stratified_split
 from .threads import blas_limit, check_environment, check_threads, num_threads
 
 try:  # the fused training step, where this version of fastnn has it
@@ -61,6 +73,9 @@ GRADS = ("backprop", "numerical")
 BOOK_ITERATIONS = 10000
 #: Per-epoch summaries kept in ``history``, one list entry per epoch.
 EPOCH_KEYS = ("epoch", "iteration", "train_acc", "test_acc", "train_loss", "test_loss", "time")
+#: Per-epoch keys a history holds only when the run uses them: validation figures
+#: (validation_split) and the learning rate of each epoch (lr_schedule).
+OPTIONAL_KEYS = ("val_acc", "val_loss", "lr")
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -82,20 +97,29 @@ class TrainingDiverged(FloatingPointError):
 
     The trainer's counters stop before the batch (or fused block) that diverged,
     but its parameters are no longer finite: continue from a saved state instead.
+    ``losses``: the finite batch losses of the fused block before the one that diverged
+    (not in the history, which stops with the counters); empty on the other paths.
     """
 
-    def __init__(self, trainer, iteration, loss):
+    def __init__(self, trainer, iteration, loss, losses=()):
         super().__init__(f"training diverged: the loss is {loss} at iteration {iteration}")
         self.trainer = trainer
         self.iteration = iteration
         self.loss = loss
+        self.losses = list(losses)
 
 
-def new_history():
-    """An empty history: per-epoch lists (EPOCH_KEYS) and ``loss`` per iteration."""
-    h = {k: [] for k in EPOCH_KEYS}
+def new_history(extra=()):
+    """An empty history: per-epoch lists (EPOCH_KEYS, then the OPTIONAL_KEYS in ``extra``)
+    and ``loss`` per iteration."""
+    h = {k: [] for k in EPOCH_KEYS + tuple(k for k in OPTIONAL_KEYS if k in extra)}
     h["loss"] = []
     return h
+
+
+def epoch_keys(history):
+    """The per-epoch keys of ``history``: EPOCH_KEYS and the OPTIONAL_KEYS it holds."""
+    return EPOCH_KEYS + tuple(k for k in OPTIONAL_KEYS if k in history)
 
 
 class Trainer:
@@ -138,13 +162,24 @@ class Trainer:
     handle_signals: during ``fit``, SIGINT, SIGTERM and SIGHUP stop training after the
         current batch (see fastnn._signals); False leaves the handlers to the caller,
         who may call ``request_stop``.
+    validation_split: None, or a fraction in (0, 0.5] of the training set held out,
+        stratified by class and drawn with ``seed``; the trainer trains on the rest
+        (``x_train`` is then the remaining rows) and evaluates it as ``x_val``.
+    early_stopping: None, or the patience in epochs: stop when the validation loss
+        has not improved for that many epochs and restore the best epoch's weights
+        (``best_epoch``); needs validation_split.
+    lr_schedule: None, "step:EPOCHS:GAMMA" or "cosine" (fastnn.schedules): the
+        optimizer's ``lr`` at each epoch's start, from the lr it had when given.
+    eval_test_each_epoch: with validation_split, evaluate the test set after every
+        epoch too (by default only after the last).
     """
 
     def __init__(self, net, x_train, t_train, x_test=None, t_test=None, *, optimizer=None,
                  lr=0.1, batch_size=100, epochs=None, iterations=None, sampling="shuffle",
                  grad="backprop", numerical_method="incremental", fused=None, seed=None,
                  threads=None, blas_threads=1, eval_batch=10000, steps_per_call=None,
-                 callbacks=(), handle_signals=True):
+                 callbacks=(), handle_signals=True, validation_split=None,
+                 early_stopping=None, lr_schedule=None, eval_test_each_epoch=False):
         if not isinstance(net, TwoLayerNet):
             raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
         self.net = net
@@ -154,6 +189,27 @@ class Trainer:
         self.x_test = self.t_test = None
         if x_test is not None:
             self.x_test, self.t_test = _data(net, "x_test", x_test, "t_test", t_test)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.validation_split = None
+        self.x_val = self.t_val = None
+        if validation_split is not None:
+            self.validation_split = check_fraction("validation_split", validation_split)
+            # drawn first from the run's generator: the same seed, the same split
+            train_idx, val_idx = stratified_split(self.t_train, self.validation_split, self.rng)
+            if train_idx.size == 0 or val_idx.size == 0:
+                raise ValueError(f"validation_split: {validation_split} of "
+                                 f"{self.x_train.shape[0]} samples leaves an empty set")
+            self.x_val, self.t_val = self.x_train[val_idx], self.t_train[val_idx]
+            self.x_train, self.t_train = self.x_train[train_idx], self.t_train[train_idx]
+        self.eval_test_each_epoch = bool(eval_test_each_epoch)
+        if early_stopping is not None:
+            early_stopping = positive_int("early_stopping", early_stopping)
+            if self.validation_split is None:
+                raise ValueError("early_stopping: needs validation_split (it watches the "
+                                 "validation loss)")
+        self.early_stopping = early_stopping
+        self.lr_schedule = None if lr_schedule is None else parse_schedule(lr_schedule)
         N = self.x_train.shape[0]
 
         self.batch_size = positive_int("batch_size", batch_size)
@@ -179,6 +235,10 @@ class Trainer:
             raise TypeError(f"optimizer: expected an object with update(params, grads), "
                             f"got {type(optimizer).__name__}")
         self.optimizer = optimizer
+        if self.lr_schedule is not None and not isinstance(getattr(optimizer, "lr", None), (int, float)):
+            raise ValueError(f"lr_schedule: the optimizer {type(optimizer).__name__} has no "
+                             "number lr to schedule")
+        self.base_lr = getattr(optimizer, "lr", None)
         if grad not in GRADS:
             raise ValueError(f"grad: expected one of {', '.join(GRADS)}, got {grad!r}")
         self.grad = grad
@@ -196,6 +256,8 @@ class Trainer:
             self._fused_data = self._fused.prepare(self.x_train, self.t_train)
             self._fused_test = (None if self.x_test is None
                                 else self._fused.prepare(self.x_test, self.t_test))
+            self._fused_val = (None if self.x_val is None
+                               else self._fused.prepare(self.x_val, self.t_val))
         if fused is True and self._fused is None:
             raise ValueError("fused: the fused step needs grad='backprop', plain SGD and "
                              "fastnn.fused, which this version of fastnn does not have")
@@ -214,15 +276,25 @@ class Trainer:
             if not callable(cb):
                 raise TypeError(f"callbacks: expected callables, got {type(cb).__name__}")
 
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
         self.iteration = 0          # iterations done
         self.epoch = 0              # epochs completed (evaluated)
         self._pos = 0               # iterations done in the current epoch
         self._epoch_time = 0.0      # seconds spent in the current epoch so far
+        #: Seconds of the latest ``fit``: "first_step" (its first step or fused block, which
+        #: pays numba's compilation or cache loading), "steps" (the other steps, with the
+        #: number of iterations they did in "steady_iterations"), "first_eval" and "eval"
+        #: (the per-epoch evaluations, likewise).
+        self.timing = {}
         self._order = None          # the current epoch's permutation (shuffle)
         self.last_loss = None
-        self.history = new_history()
+        self.history = new_history(
+            (("val_acc", "val_loss") if self.x_val is not None else ()) +
+            (("lr",) if self.lr_schedule is not None else ()))
+        self.best_epoch = None      # early stopping: the epoch whose weights are kept
+        self._best_loss = math.inf
+        self._best_params = None
+        self._bad_epochs = 0
+        self.stopped_early = False
         self.interrupted = False
         self.handle_signals = bool(handle_signals)
         self._stop = False
@@ -266,12 +338,14 @@ class Trainer:
         its first batch), TrainingDiverged on a NaN or infinite loss.
         """
         self.interrupted = False
+        self.timing = {"first_step": 0.0, "steps": 0.0, "steady_iterations": 0,
+                       "first_eval": 0.0, "eval": 0.0, "evaluations": 0}
         with num_threads(self._numba_threads()), blas_limit(self.blas_threads), self._signal_guard():
-            while self.iteration < self.total_steps and not self._stop:
+            while self.iteration < self.total_steps and not self._stop and not self.stopped_early:
                 self._run_one()
         stopped, signum = self._stop, self._stop_signal
         self._stop, self._stop_signal = False, None
-        if stopped and self.iteration < self.total_steps:
+        if stopped and self.iteration < self.total_steps and not self.stopped_early:
             self.interrupted = True
             raise TrainingInterrupted(self, signum)
         return self.history
@@ -304,6 +378,8 @@ class Trainer:
     def _run_one(self):
         """One iteration, or on the fused path up to steps_per_call of them in one call."""
         t0 = time.perf_counter()
+        if self._pos == 0 and self.lr_schedule is not None:
+            self._set_lr(self.lr_schedule.lr(self.base_lr, self.epoch, self.epochs))
         if self._fused is not None:
             # k iterations in one compiled call, never past the end of the epoch
             k = min(self.steps_per_call, self.steps_per_epoch - self._pos,
@@ -311,7 +387,8 @@ class Trainer:
             losses = self._fused.run(self._fused_data, self._block_indices(k), 0, k, self.batch_size)
             if not np.isfinite(losses).all():
                 bad = int(np.flatnonzero(~np.isfinite(losses))[0])
-                raise TrainingDiverged(self, self.iteration + bad + 1, float(losses[bad]))
+                raise TrainingDiverged(self, self.iteration + bad + 1, float(losses[bad]),
+                                       [float(v) for v in losses[:bad]])
             self.history["loss"].extend(float(v) for v in losses)
         else:
             k = 1
@@ -327,33 +404,84 @@ class Trainer:
         self.iteration += k
         self._pos += k
         self.last_loss = self.history["loss"][-1]
-        self._epoch_time += time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        self._epoch_time += dt
+        tm = self.timing
+        if tm:
+            if tm["first_step"] == 0.0:
+                tm["first_step"] = dt
+            else:
+                tm["steps"] += dt
+                tm["steady_iterations"] += k
         self._notify("step")
         if self._pos == self.steps_per_epoch or self.iteration == self.total_steps:
             self._end_epoch()
 
+    def _set_lr(self, lr):
+        self.optimizer.lr = float(lr)
+        if self._fused is not None:
+            self._fused.lr = float(lr)
+
+    def _eval_set(self, which, loss=True):
+        """(accuracy, loss) of the net on "train", "val" or "test" (loss None if not asked)."""
+        if self._fused is not None:     # compiled forward passes over the compressed sets
+            data = {"train": self._fused_data, "val": self._fused_val, "test": self._fused_test}[which]
+            return self._fused.evaluate(data, loss=loss) if loss else \
+                (self._fused.evaluate(data, loss=False)[0], None)
+        x, t = {"train": (self.x_train, self.t_train), "val": (self.x_val, self.t_val),
+                "test": (self.x_test, self.t_test)}[which]
+        acc, mean_loss = self._evaluate(x, t)
+        return acc, mean_loss if loss else None
+
     def _end_epoch(self):
         t0 = time.perf_counter()
         h = self.history
-        if self._fused is not None:     # compiled forward passes over the compressed sets
-            train_acc, _ = self._fused.evaluate(self._fused_data, loss=False)
-            test_acc, test_loss = (None, None) if self._fused_test is None else \
-                self._fused.evaluate(self._fused_test)
-        else:
-            train_acc, _ = self._evaluate(self.x_train, self.t_train)
-            test_acc = test_loss = None
-            if self.x_test is not None:
-                test_acc, test_loss = self._evaluate(self.x_test, self.t_test)
-        self._epoch_time += time.perf_counter() - t0
+        train_acc, _ = self._eval_set("train", loss=False)
+        row = {}
+        if self.x_val is not None:
+            row["val_acc"], row["val_loss"] = self._eval_set("val")
+            self._watch(row["val_loss"])
+        if "lr" in h:
+            row["lr"] = float(self.optimizer.lr)
+        test_acc = test_loss = None
+        last = self.iteration == self.total_steps or self.stopped_early
+        if self.x_test is not None and (self.x_val is None or self.eval_test_each_epoch or last):
+            test_acc, test_loss = self._eval_set("test")
+        dt = time.perf_counter() - t0
+        self._epoch_time += dt
+        tm = self.timing
+        if tm:
+            tm["first_eval" if tm["evaluations"] == 0 else "eval"] += dt
+            tm["evaluations"] += 1
         self.epoch += 1
         losses = h["loss"][self.iteration - self._pos:]
         for key, value in zip(EPOCH_KEYS, (self.epoch, self.iteration, train_acc, test_acc,
                                            float(np.mean(losses)), test_loss, self._epoch_time)):
             h[key].append(value)
+        for key, value in row.items():
+            h[key].append(value)
         self._pos = 0
         self._epoch_time = 0.0
         self._order = None
         self._notify("epoch")
+
+    def _watch(self, val_loss):
+        """Early stopping: keep the best epoch's weights; after ``early_stopping`` epochs
+        without a lower validation loss, put them back and stop."""
+        if self.early_stopping is None:
+            return
+        if val_loss < self._best_loss:
+            self._best_loss, self.best_epoch, self._bad_epochs = val_loss, self.epoch + 1, 0
+            self._best_params = {k: self.net.params[k].copy() for k in PARAM_NAMES}
+            return
+        self._bad_epochs += 1
+        if self._bad_epochs >= self.early_stopping:
+            self._restore_best()
+            self.stopped_early = True
+
+    def _restore_best(self):
+        for k in PARAM_NAMES:
+            self.net.params[k][...] = self._best_params[k]
 
     def _notify(self, event):
         for cb in self.callbacks:
@@ -377,8 +505,8 @@ class Trainer:
 
     def _buffers(self):
         _, H, C = self.net.sizes
-        B = min(self.eval_batch, max(self.x_train.shape[0],
-                                     0 if self.x_test is None else self.x_test.shape[0]))
+        B = min(self.eval_batch, max(x.shape[0] for x in (self.x_train, self.x_test, self.x_val)
+                                     if x is not None))
         buf = self._eval_buffers
         if buf is None or buf[0].shape != (B, H):
             dt = self.net.dtype
@@ -395,6 +523,11 @@ class Trainer:
             "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
             "epochs": self.epochs, "grad": self.grad, "numerical_method": self.numerical_method,
             "seed": self.seed, "optimizer": type(self.optimizer).__name__,
+            "validation_split": self.validation_split,
+            "n_val": 0 if self.x_val is None else int(self.x_val.shape[0]),
+            "early_stopping": self.early_stopping,
+            "lr_schedule": None if self.lr_schedule is None else str(self.lr_schedule),
+            "eval_test_each_epoch": self.eval_test_each_epoch,
         }
 
     def state_dict(self):
@@ -412,13 +545,20 @@ class Trainer:
             "order": None if self._order is None else self._order.copy(),
             "config": self.config(),
             "history": {k: list(v) for k, v in self.history.items()},
+            "best": None if self.early_stopping is None else {
+                "epoch": self.best_epoch, "loss": self._best_loss, "bad_epochs": self._bad_epochs,
+                "stopped": self.stopped_early,
+                "params": None if self._best_params is None else
+                {k: v.copy() for k, v in self._best_params.items()}},
         }
 
     def load_state_dict(self, state):
         """Continue the run saved by ``state_dict``; the trainer must have the same
         data sizes, batch size and sampling (the total length may differ)."""
         mine, saved = self.config(), state["config"]
-        for key in ("n_train", "batch_size", "sampling", "steps_per_epoch"):
+        for key in ("n_train", "batch_size", "sampling", "steps_per_epoch", "validation_split"):
+            if key not in saved and key == "validation_split":
+                saved = dict(saved, validation_split=None)   # saved before validation existed
             if mine[key] != saved[key]:
                 raise ValueError(f"state: saved with {key}={saved[key]!r}, this trainer has {mine[key]!r}")
         net = self.net
@@ -433,6 +573,8 @@ class Trainer:
         for k in PARAM_NAMES:
             net.params[k][...] = state["params"][k]
         load_optimizer_state(self.optimizer, state["optimizer"])
+        if self._fused is not None and isinstance(getattr(self.optimizer, "lr", None), float):
+            self._fused.lr = self.optimizer.lr      # a scheduled lr, saved mid-epoch
         self.iteration, self.epoch, self._pos = int(c["iteration"]), int(c["epoch"]), int(c["pos"])
         self._epoch_time = float(c["epoch_time"])
         self.rng.bit_generator.state = state["rng"]
@@ -445,6 +587,12 @@ class Trainer:
         if len(self.history.get("loss", ())) != self.iteration:
             raise ValueError("state: history does not match the iteration counter")
         self.last_loss = self.history["loss"][-1] if self.iteration else None
+        best = state.get("best")
+        if best is not None and self.early_stopping is not None:
+            self.best_epoch, self._best_loss = best["epoch"], float(best["loss"])
+            self._bad_epochs, self.stopped_early = int(best["bad_epochs"]), bool(best["stopped"])
+            self._best_params = None if best["params"] is None else \
+                {k: np.array(best["params"][k], dtype=net.dtype) for k in PARAM_NAMES}
 
 
 def evaluate(net, x, t, batch_size=10000):

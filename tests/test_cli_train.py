@@ -34,7 +34,11 @@ def test_train_writes_results_and_evaluate_reads_them(tmp_path, capsys):
     assert lines[0].startswith("data: mnist-sample: 8000 train / 2000 test images from the bundled")
     epochs = [ln for ln in lines if ln.startswith("epoch ")]
     assert len(epochs) == 3                                    # 80 + 80 + 40 iterations
-    assert re.fullmatch(r"epoch 1/3  \d+\.\ds  loss \d\.\d{3}  train 0\.\d{3}  test 0\.\d{3}", epochs[0])
+    assert re.fullmatch(r"epoch 1/3  \d+\.\d+m?s  loss \d\.\d{3}  train 0\.\d{3}  "
+                        r"test 0\.\d{3} \(loss \d\.\d{3}\)  ETA \d+\.\d+m?s", epochs[0])
+    assert re.fullmatch(r"time: first step \d+\.\d+m?s \(compilation or cache loading\), "
+                        r"training \d+\.\d+m?s, evaluation .*; writing the results \d+\.\d+m?s",
+                        lines[-2])
     summary = lines[-1]
     assert re.match(r"test accuracy 0\.\d{4} \(loss \d\.\d{4}\) after 200 iterations; [\d.]+ s, "
                     r"[\d,]+ samples/s; results in ", summary)

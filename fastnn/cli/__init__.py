@@ -15,7 +15,7 @@ import sys
 from .._signals import exit_status, signal_name
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
-COMMANDS = ("train", "evaluate", "demo", "gradcheck", "bench")
+COMMANDS = ("train", "evaluate", "predict", "demo", "gradcheck", "bench")
 
 
 def build_parser():

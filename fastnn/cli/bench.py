@@ -27,7 +27,20 @@ def _runner():
 
 
 def register(sub):
-    p = sub.add_parser("bench", help="time a training step: NumPy reference, fastnn layers, fused, PyTorch")
+    p = sub.add_parser("bench", help="time a training step: NumPy reference, fastnn layers, fused, PyTorch",
+                       description="Time one training step of each implementation over a matrix "
+                                   "of batch sizes, dtypes and thread counts; print medians and "
+                                   "ratios to the NumPy reference and write JSON and a chart "
+                                   "(needs the source checkout's bench/ folder).")
     if BENCH.is_file():
         _runner().add_arguments(p)
-    p.set_defaults(func=lambda args: _runner().run(args))
+    p.add_argument("--grad", action="store_true",
+                   help="instead: time one gradient numerically (the book's loop, fastnn full and "
+                        "incremental) and by backprop (NumPy, fastnn), with each one's agreement "
+                        "with backprop (bench/grad.py)")
+    p.set_defaults(func=lambda args: _grad(args) if args.grad else _runner().run(args))
+
+
+def _grad(args):
+    _runner()      # imports the source checkout's bench package
+    return importlib.import_module("bench.grad").run(args)

@@ -4,7 +4,10 @@ import numpy as np
 
 def register(sub):
     p = sub.add_parser("demo", help="print the book's small examples (gates, softmax, 3-layer forward, "
-                                    "numerical gradients)")
+                                    "numerical gradients)",
+                       description="Print the small examples of the book's chapters 2 to 4, "
+                                   "computed by fastnn: perceptron gates, activation functions, "
+                                   "softmax, a three-layer forward pass and numerical gradients.")
     p.add_argument("--plots", metavar="DIR", default=None,
                    help="also write gradient_field.png and descent_path.png (chapter 4) into DIR")
     p.set_defaults(func=run)

@@ -1,4 +1,6 @@
-"""``fastnn evaluate``: test accuracy and loss of saved weights."""
+"""``fastnn evaluate``: test accuracy and loss of saved weights, per-class accuracy, the
+confusion matrix (text and confusion-SPLIT.png) and the most confident mistakes
+(mistakes-SPLIT.png)."""
 import argparse
 import sys
 from pathlib import Path
@@ -19,20 +21,32 @@ def _batch(text):
 
 
 def register(sub):
-    p = sub.add_parser("evaluate", help="report the test accuracy of saved weights",
+    p = sub.add_parser("evaluate", help="report accuracy, per-class accuracy and confusion "
+                                        "matrix of saved weights",
                        description="Load weights written by `fastnn train` (weights.npz, a "
                                    "checkpoint.npz, or the run directory) and evaluate them on a "
                                    "test set: by default the data the run recorded (data set and "
-                                   "directory), which the first line names.")
+                                   "directory), which the first line names. Prints the accuracy "
+                                   "and loss, the accuracy of each class and the confusion matrix, "
+                                   "and writes confusion-SPLIT.png and mistakes-SPLIT.png (the "
+                                   "most confident mistakes) beside the weights.")
     p.add_argument("weights", metavar="WEIGHTS", help="weights.npz, checkpoint.npz or a run directory")
     p.add_argument("--dataset", choices=("mnist", "mnist-sample", "fashion-mnist"),
                    help="test set (default: the one the weights were trained on, else mnist)")
     p.add_argument("--data-dir", metavar="DIR",
                    help="directory holding the four IDX files (default: the run's)")
     p.add_argument("--no-download", action="store_true", help="never use the network")
-    p.add_argument("--split", choices=("test", "train"), default="test", help="which split (test)")
+    p.add_argument("--split", choices=("test", "train", "val"), default="test",
+                   help="which split (test); val: the validation set a run with --validation held "
+                        "out, drawn again from its recorded fraction and seed")
     p.add_argument("--batch-size", type=_batch, default=10000, metavar="B",
                    help="samples per forward pass (10000)")
+    p.add_argument("--plots", metavar="DIR",
+                   help="where to write confusion-SPLIT.png and mistakes-SPLIT.png (default: the "
+                        "folder of the weights)")
+    p.add_argument("--no-plots", action="store_true", help="write no image files")
+    p.add_argument("--mistakes", type=_batch, default=25, metavar="K",
+                   help="how many of the most confident mistakes to draw (25)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +57,24 @@ def recorded_data(extra):
     name = name if name in DATASETS else None
     data_dir = args.get("data_dir")
     return name, data_dir if isinstance(data_dir, str) else None
+
+
+def _validation_rows(extra, data, saved, x, t):
+    """The rows of the training set that the run held out for validation."""
+    import numpy as np
+
+    from ..splits import stratified_split
+    from .train import trainer_seed
+    args = extra.get("args") if isinstance(extra.get("args"), dict) else {}
+    fraction, seed = args.get("validation"), args.get("seed")
+    if not fraction or seed is None:
+        raise ValueError("--split val: the run held out no validation set (it was trained "
+                         "without --validation)")
+    if data.name != saved:
+        raise ValueError(f"--split val: the validation set is part of {saved}'s training set, "
+                         f"not of {data.name}")
+    _, val = stratified_split(np.asarray(t), float(fraction), np.random.default_rng(trainer_seed(seed)))
+    return x[val], t[val]
 
 
 def run(args):
@@ -91,6 +123,8 @@ def _run(args):
         raise
     print(f"data: {data.describe()} ({why})")
     x, t = data.test if args.split == "test" else data.train
+    if args.split == "val":
+        x, t = _validation_rows(meta.get("extra", {}), data, saved, x, t)
     D, H, C = net.sizes
     if x.shape[1] != D or len(data.classes) != C:
         raise ValueError(f"{path}: a {D}-{H}-{C} network does not fit {data.name} "
@@ -101,4 +135,34 @@ def _run(args):
         print(f"note: the weights were trained on {saved}", file=sys.stderr)
     print(f"{args.split} accuracy {acc:.4f}  loss {loss:.4f}  ({len(x)} images, "
           f"{D}-{H}-{C} {net.activation} {net.dtype.name}, {path})")
+    _report(args, net, x, t, data, path)
     return 0
+
+
+def _report(args, net, x, t, data, path):
+    """Per-class accuracy and confusion matrix printed; the two figures written."""
+    from ..reports import confident_mistakes, confusion_matrix, confusion_text, predictions
+    C = net.sizes[2]
+    names = tuple(data.classes)
+    pred, probs = predictions(net, x, args.batch_size)
+    cm = confusion_matrix(t, pred, C)
+    print(confusion_text(cm, names))
+    if args.no_plots:
+        return
+    from ..plots import plot_confusion, plot_mistakes
+    out = Path(args.plots) if args.plots is not None else path.parent
+    what = f"{data.name} {args.split}, {path}"
+    rows = confident_mistakes(t, pred, probs, args.mistakes)
+    try:
+        if args.plots is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        files = [plot_confusion(cm, names, out / f"confusion-{args.split}.png",
+                                title=f"confusion matrix: {what}"),
+                 plot_mistakes(x[rows], t[rows], pred[rows], probs[rows, pred[rows]], names,
+                               out / f"mistakes-{args.split}.png",
+                               title=f"most confident mistakes (true -> predicted): {what}")]
+    except OSError as e:      # the figures are extras: the figures above stand
+        print(f"warning: the figures were not written ({e}); --plots DIR writes them elsewhere",
+              file=sys.stderr)
+        return
+    print("wrote " + ", ".join(files))

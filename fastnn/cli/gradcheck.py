@@ -32,12 +32,17 @@ def _tolerance(v):
 
 
 def register(sub):
-    p = sub.add_parser("gradcheck", help="compare backprop with the numerical gradient on MNIST digits")
+    p = sub.add_parser("gradcheck", help="compare backprop with the numerical gradient on MNIST digits",
+                       description="Compute the gradient of TwoLayerNet's loss on a few digits by "
+                                   "backpropagation and by central differences (the book's "
+                                   "numerical_gradient), print the largest differences per "
+                                   "parameter, and exit 1 if one exceeds --tol.")
     p.add_argument("--activation", choices=("sigmoid", "relu"), default="relu",
                    help="hidden activation (default relu, as in the book's gradient check)")
     p.add_argument("--batch", type=_batch, default=3, help="number of digits, 3..100 (default 3)")
     p.add_argument("--hidden", type=_int_in(1), default=50, help="hidden units (default 50)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="arithmetic (default float64: central differences need its precision)")
     p.add_argument("--method", choices=("incremental", "full"), default="incremental",
                    help="numerical-gradient strategy (default incremental)")
     p.add_argument("--steps", type=_int_in(0), default=0,
@@ -49,7 +54,8 @@ def register(sub):
                         "(default 1e-6 for float64, 1e-3 for float32)")
     p.add_argument("--dataset", choices=("mnist", "mnist-sample", "fashion-mnist"), default="mnist",
                    help="data set (default mnist: cached or downloadable MNIST, else the bundled sample)")
-    p.add_argument("--data-dir", default=None, help="directory holding the four IDX files")
+    p.add_argument("--data-dir", default=None, metavar="DIR", help="directory holding the four IDX files")
+    p.add_argument("--no-download", action="store_true", help="never use the network")
     p.set_defaults(func=run)
 
 
@@ -59,7 +65,8 @@ def run(args):
     from ..network import TwoLayerNet
 
     dtype = np.dtype(args.dtype)
-    data = load(args.dataset, data_dir=args.data_dir, dtype=dtype)
+    data = load(args.dataset, data_dir=args.data_dir, dtype=dtype,
+                download=False if args.no_download else None)
     (x_train, t_train) = data.train
     n = x_train.shape[0]
     if n < args.batch:

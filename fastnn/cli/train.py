@@ -34,7 +34,11 @@ RUN_DEFAULTS = {
     "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": "incremental",
     "activation": "sigmoid", "hidden": 50, "epochs": None, "iterations": None, "batch_size": 100,
     "lr": 0.1, "dtype": "float32", "seed": None, "sampling": "shuffle",
+    "validation": None, "early_stopping": None, "lr_schedule": None, "eval_test_each_epoch": False,
 }
+#: Options added after the first checkpoints were written: a checkpoint without them
+#: recorded a run that did not use them.
+LATER_OPTIONS = ("validation", "early_stopping", "lr_schedule", "eval_test_each_epoch")
 #: Iterations when neither --epochs nor --iterations is given: about 5 s on two cores,
 #: 0.90-0.91 test accuracy on the bundled sample. The book's run is --iterations 10000.
 DEFAULT_ITERATIONS = 3000
@@ -52,8 +56,15 @@ EXIT_NOT_SAVED = 4
 #: Python argument names in the library's messages, and the options that set them.
 OPTION_NAMES = {"batch_size": "--batch-size", "hidden_size": "--hidden", "threads": "--threads",
                 "data_dir": "--data-dir", "iterations": "--iterations", "epochs": "--epochs",
-                "seed": "--seed", "lr": "--lr"}
+                "seed": "--seed", "lr": "--lr", "validation_split": "--validation",
+                "early_stopping": "--early-stopping", "lr_schedule": "--lr-schedule"}
 MAX_SEED = 2**64 - 1
+
+
+def trainer_seed(seed):
+    """The Trainer's seed for a run of --seed ``seed`` (the network's is ``seed`` itself):
+    it draws the validation split, then the batches."""
+    return [seed, 1]
 
 
 def _positive(kind):
@@ -78,6 +89,23 @@ def _seed(text):
     if not 0 <= v <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**64-1, got {text}")
     return v
+
+
+def _fraction(text):
+    from ..splits import check_fraction
+    try:
+        return check_fraction("fraction", float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 0.5] of the training set, "
+                                         f"got {text!r}") from None
+
+
+def _schedule(text):
+    from ..schedules import parse_schedule
+    try:
+        return str(parse_schedule(text, "schedule"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("schedule: ")) from None
 
 
 def register(sub):
@@ -113,14 +141,30 @@ def register(sub):
                         "batches drawn with replacement")
     n.add_argument("--dtype", choices=("float32", "float64"), help="arithmetic (float32)")
     n.add_argument("--seed", type=_seed, help="seed for weights and batches (default: random, printed)")
+    n.add_argument("--lr-schedule", type=_schedule, metavar="SPEC",
+                   help="step:EPOCHS:GAMMA (lr times GAMMA every EPOCHS epochs) or cosine "
+                        "(down to 0 by the last epoch); default: constant lr")
+    v = p.add_argument_group("validation")
+    v.add_argument("--validation", type=_fraction, metavar="FRACTION",
+                   help="hold out FRACTION (0 to 0.5) of the training set, stratified by class "
+                        "and drawn with the seed; epochs then report validation figures and the "
+                        "test set is evaluated only at the end (default: no validation set)")
+    v.add_argument("--early-stopping", type=_positive(int), metavar="PATIENCE",
+                   help="with --validation: stop when the validation loss has not improved for "
+                        "PATIENCE epochs and keep the best epoch's weights")
+    v.add_argument("--eval-test-each-epoch", action="store_true", default=None,
+                   help="with --validation: evaluate the test set after every epoch too")
     r = p.add_argument_group("run")
-    r.add_argument("--threads", type=_positive(int), metavar="N", help="numba threads")
+    r.add_argument("--threads", type=_positive(int), metavar="N",
+                   help="numba threads while training, at most the cores (default: numba's, the "
+                        "cores or NUMBA_NUM_THREADS)")
     r.add_argument("--out", metavar="DIR", help="output directory (default runs/YYYYmmdd-HHMMSS)")
     r.add_argument("--force", action="store_true",
                    help="write into an output directory that already holds results")
     r.add_argument("--resume", metavar="PATH",
-                   help="continue the run saved in PATH (a checkpoint.npz or its directory); "
-                        "with --iterations or --epochs, extend it")
+                   help="continue the run saved in PATH (a checkpoint.npz or its directory) with "
+                        "the options recorded in its checkpoint (give none of them, or the same "
+                        "values); with --iterations or --epochs, extend it by that much")
     r.add_argument("--checkpoint-every", type=_positive(int), metavar="N",
                    help="save a checkpoint every N iterations (default: after the first epoch, "
                         f"then after an epoch at most once every {CHECKPOINT_SECONDS:.0f} s)")
@@ -170,6 +214,9 @@ def _run(args, stop):
             args.iterations = DEFAULT_ITERATIONS
         if args.seed is None:
             args.seed = int(np.random.SeedSequence().entropy % 2**32)
+        if args.early_stopping is not None and args.validation is None:
+            raise ValueError("--early-stopping: needs --validation FRACTION (it watches the "
+                             "validation loss)")
         if args.data_dir is not None:   # recorded for evaluate, from wherever it runs
             args.data_dir = os.path.abspath(args.data_dir)
         out = Path(args.out) if args.out is not None else _new_run_dir()
@@ -192,7 +239,10 @@ def _run(args, stop):
         trainer = Trainer(net, *data.train, *data.test, lr=args.lr, batch_size=args.batch_size,
                           epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                           grad=args.grad, numerical_method=args.numerical_method,
-                          seed=[args.seed, 1], threads=args.threads, steps_per_call=per_call,
+                          seed=trainer_seed(args.seed), threads=args.threads, steps_per_call=per_call,
+                          validation_split=args.validation, early_stopping=args.early_stopping,
+                          lr_schedule=args.lr_schedule,
+                          eval_test_each_epoch=args.eval_test_each_epoch,
                           handle_signals=False)  # the handlers are ours, for the whole run
         if state is not None:
             trainer.load_state_dict(state)
@@ -210,9 +260,13 @@ def _run(args, stop):
             trainer.request_stop(stop.signum)
         D, H, C = net.sizes
         say(f"network {D}-{H}-{C} {args.activation} {args.dtype}, SGD lr {args.lr:g}, batch "
-            f"{args.batch_size}, {trainer.total_steps} iterations = {trainer.epochs} epochs of "
-            f"{trainer.steps_per_epoch} ({args.sampling}), {args.grad} ({trainer.step_kind}), "
-            f"seed {args.seed}")
+            f"{args.batch_size}, {trainer.total_steps} iterations = "
+            f"{_plural(trainer.epochs, 'epoch')} of {trainer.steps_per_epoch} ({args.sampling}), "
+            f"{args.grad} ({trainer.step_kind}), seed {args.seed}")
+        if trainer.x_val is not None:
+            say(f"validation: {len(trainer.x_val)} of the {len(trainer.x_val) + len(trainer.x_train)} "
+                f"training images held out (stratified, seed {args.seed}); the test set is "
+                f"evaluated {'every epoch' if args.eval_test_each_epoch else 'at the end'}")
         if state is not None:
             say(f"resuming at iteration {trainer.iteration} (epoch {trainer.epoch + 1}) from {ckpt}")
         say(f"output: {out}")
@@ -238,7 +292,9 @@ def _run(args, stop):
             if progress:
                 progress.clear()
             try:
+                t_write = time.perf_counter()
                 summary = _write_results(trainer, data, saved_args, folder, log, wall)
+                writing = time.perf_counter() - t_write
             except OSError as e:
                 return _not_saved(e, trainer, folder, log, checkpoints, saved_args, out)
         except SignalInterrupt as e:
@@ -250,9 +306,28 @@ def _run(args, stop):
         finally:
             log.close()
 
-    samples = (trainer.iteration - start_iteration) * args.batch_size
-    print(f"test accuracy {summary['test_acc']:.4f} (loss {summary['test_loss']:.4f}) after "
-          f"{trainer.iteration} iterations; {wall:.1f} s, {samples / wall:,.0f} samples/s; "
+    if trainer.stopped_early:
+        print(f"early stopping: the validation loss last improved at epoch {trainer.best_epoch}; "
+              f"its weights are kept and tested")
+    tm = trainer.timing
+    steady = tm["steady_iterations"]
+    if steady:      # throughput of the steps after the first, which compiles
+        rate = f"{steady * args.batch_size / max(tm['steps'], 1e-9):,.0f} samples/s"
+    else:
+        samples = (trainer.iteration - start_iteration) * args.batch_size
+        rate = (f"{samples / max(tm['first_step'], 1e-9):,.0f} samples/s including compilation "
+                "(a single call)")
+    if not args.quiet:
+        other = max(wall - tm["first_step"] - tm["steps"] - tm["first_eval"] - tm["eval"], 0.0)
+        print(f"time: first step {_secs(tm['first_step'])} (compilation or cache loading), "
+              f"training {_secs(tm['steps'])}, evaluation {_secs(tm['first_eval'] + tm['eval'])} "
+              f"(first {_secs(tm['first_eval'])}), other {_secs(other)}; writing the results "
+              f"{_secs(writing)}")
+    val = ""
+    if "val_acc" in summary:
+        val = f"validation accuracy {summary['val_acc']:.4f} (loss {summary['val_loss']:.4f}), "
+    print(f"{val}test accuracy {summary['test_acc']:.4f} (loss {summary['test_loss']:.4f}) after "
+          f"{trainer.iteration} iterations; {wall:.1f} s, {rate}; "
           f"results in {out}")
     if stop.signum is not None:   # the signal came after the last step: the results are complete
         print(f"{signal_name(stop.signum)} received after the last iteration; the results are "
@@ -342,7 +417,24 @@ def _diverged(e, trainer, folder, checkpoints, out):
     print(f"fastnn train: error: training diverged: the loss is {e.loss} at iteration "
           f"{e.iteration} (epoch {epoch}); the last finite state, iteration {checkpoints.published}, "
           f"is kept in {out / CHECKPOINT}; try a smaller --lr", file=sys.stderr)
+    _diverged_plots(e, trainer, checkpoints.saved_args, out)
     return EXIT_DIVERGED
+
+
+def _diverged_plots(e, trainer, args, out):
+    """accuracy.png and loss.png of the run up to the divergence, marked as such, in the run
+    folder beside the checkpoint (a later publication of the run replaces them)."""
+    from ..plots import plot_accuracy, plot_loss
+    title = _plot_title(trainer, args)
+    h = dict(trainer.history, loss=trainer.history["loss"] + e.losses)   # up to the bad batch
+    try:
+        plot_accuracy(h, out / "accuracy.png", title, diverged=(e.iteration, e.loss))
+        plot_loss(h, out / "loss.png", title, diverged=(e.iteration, e.loss))
+    except OSError as err:
+        print(f"warning: the plots were not written ({err})", file=sys.stderr)
+        return
+    print(f"the curves up to the divergence: {out / 'accuracy.png'}, {out / 'loss.png'}",
+          file=sys.stderr)
 
 
 def _write_results(trainer, data, saved_args, folder, log, wall):
@@ -354,6 +446,10 @@ def _write_results(trainer, data, saved_args, folder, log, wall):
     summary = {"test_acc": h["test_acc"][-1], "test_loss": h["test_loss"][-1],
                "train_acc": h["train_acc"][-1], "iterations": trainer.iteration,
                "wall_time": wall, "train_time": float(sum(h["time"]))}
+    if "val_acc" in h:
+        summary.update(val_acc=h["val_acc"][-1], val_loss=h["val_loss"][-1])
+    if trainer.early_stopping is not None:
+        summary.update(best_epoch=trainer.best_epoch, stopped_early=trainer.stopped_early)
     save_checkpoint(trainer.state_dict(), folder.path(CHECKPOINT), args=saved_args)
     save_params(trainer.net, folder.path("weights.npz"), dataset=data.name, args=saved_args,
                 summary=summary)
@@ -364,10 +460,19 @@ def _write_results(trainer, data, saved_args, folder, log, wall):
               "summary": summary, "history": streamed}
     _write_text(folder.path("history.json"), json.dumps(_json_safe(record), indent=1) + "\n")
     _write_text(folder.path("history.csv"), _history_csv(streamed))
-    plot_accuracy(streamed, folder.path("accuracy.png"))
-    plot_loss(streamed, folder.path("loss.png"))
+    title = _plot_title(trainer, saved_args)
+    plot_accuracy(streamed, folder.path("accuracy.png"), title)
+    plot_loss(streamed, folder.path("loss.png"), title)
     folder.publish(RESULT_FILES)
     return summary
+
+
+def _plot_title(trainer, args):
+    from ..plots import run_title
+    return run_title(args["dataset"], trainer.net.sizes, args["activation"],
+                     type(trainer.optimizer).__name__, args["lr"], args["seed"],
+                     schedule=args["lr_schedule"], batch=args["batch_size"],
+                     validation=args["validation"])
 
 
 def _not_saved(e, trainer, folder, log, checkpoints, saved_args, out):
@@ -430,6 +535,8 @@ def _saved_args(args):
 
 def _apply_saved(args, saved, ckpt, state):
     """Take the run's options from the checkpoint; --iterations/--epochs say how much more."""
+    if isinstance(saved, dict):
+        saved = {**{k: RUN_DEFAULTS[k] for k in LATER_OPTIONS}, **saved}
     if not isinstance(saved, dict) or set(saved) != set(RUN_DEFAULTS):
         raise ValueError(f"--resume {ckpt}: the checkpoint does not record the training options")
     more_iterations, more_epochs = args.iterations, args.epochs
@@ -454,7 +561,8 @@ def _apply_saved(args, saved, ckpt, state):
         args.epochs = None
     # a finished state without its results beside it (kept when the disk was full) is
     # resumed to write them; one with its results needs MORE to do anything
-    elif done >= total and (ckpt.parent / "weights.npz").exists():
+    elif (done >= total or (state.get("best") or {}).get("stopped")) and \
+            (ckpt.parent / "weights.npz").exists():
         raise ValueError(f"--resume {ckpt}: the run is finished ({done} iterations); to extend "
                          "it, add --iterations MORE or --epochs MORE")
 
@@ -502,11 +610,12 @@ def _json_safe(x):
 
 
 def _history_csv(h):
-    from ..trainer import EPOCH_KEYS
+    from ..trainer import epoch_keys
+    keys = epoch_keys(h)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(EPOCH_KEYS)
-    for row in zip(*(h[k] for k in EPOCH_KEYS)):
+    w.writerow(keys)
+    for row in zip(*(h[k] for k in keys)):
         w.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
     return buf.getvalue()
 
@@ -541,8 +650,24 @@ class _Progress:
             self.shown = False
 
 
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _secs(t):
+    """A duration with enough digits: 4.2ms, 0.052s, 1.23s, 12.3s, 123s, 12m05s."""
+    if t >= 600:
+        return f"{int(t // 60)}m{int(t % 60):02d}s"
+    for limit, text in ((0.01, f"{t * 1e3:.1f}ms"), (1, f"{t:.3f}s"), (10, f"{t:.2f}s"),
+                        (100, f"{t:.1f}s")):
+        if t < limit:
+            return text
+    return f"{t:.0f}s"
+
+
 class _EpochPrinter:
-    """``epoch 3/16  1.2s  loss 0.231  train 0.934  test 0.930`` after every epoch."""
+    """``epoch 3/16  0.123s  loss 0.231  train 0.934  test 0.930 (loss 0.241)  ETA 1.6s``
+    after every epoch (``val`` before ``test`` with a validation set)."""
 
     def __init__(self, progress):
         self.progress = progress
@@ -554,9 +679,18 @@ class _EpochPrinter:
             self.progress.clear()
         h = trainer.history
         w = len(str(trainer.epochs))
-        test = "" if h["test_acc"][-1] is None else f"  test {h['test_acc'][-1]:.3f}"
-        print(f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}  {h['time'][-1]:.1f}s  loss "
-              f"{h['train_loss'][-1]:.3f}  train {h['train_acc'][-1]:.3f}{test}", flush=True)
+        parts = [f"epoch {h['epoch'][-1]:>{w}}/{trainer.epochs}", _secs(h["time"][-1]),
+                 f"loss {h['train_loss'][-1]:.3f}", f"train {h['train_acc'][-1]:.3f}"]
+        if "val_acc" in h:
+            parts.append(f"val {h['val_acc'][-1]:.3f} (loss {h['val_loss'][-1]:.3f})")
+        if h["test_acc"][-1] is not None:
+            parts.append(f"test {h['test_acc'][-1]:.3f} (loss {h['test_loss'][-1]:.3f})")
+        left = (trainer.total_steps - trainer.iteration) / trainer.steps_per_epoch
+        if left > 0 and not trainer.stopped_early:
+            # the first epoch of a run pays the compilation: left out when there are others
+            times = (h["time"][1:] if len(h["time"]) > 1 else h["time"])[-5:]
+            parts.append(f"ETA {_secs(left * sum(times) / len(times))}")
+        print("  ".join(parts), flush=True)
 
 
 def _write_environment(folder, ckpt, trainer):

@@ -9,6 +9,7 @@ were loaded and from where.
 from .download import DownloadError, Resource, fetch, verify
 from .idx import DataError, read_idx, read_images, read_labels, write_idx
 from .mnist import (
+    CLASS_NAMES,
     DATASETS,
     FASHION_MNIST_DIR,
     MNIST_FILES,
@@ -20,6 +21,7 @@ from .mnist import (
 )
 
 __all__ = [
+    "CLASS_NAMES",
     "DATASETS",
     "DataError",
     "Dataset",

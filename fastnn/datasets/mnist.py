@@ -24,6 +24,7 @@ from .download import DownloadError, Resource, fetch, verify
 from .idx import DataError, read_images, read_labels
 
 __all__ = [
+    "CLASS_NAMES",
     "DATASETS",
     "Dataset",
     "FASHION_MNIST_DIR",
@@ -74,6 +75,8 @@ _FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
+#: The class names of each data set, indexed by label.
+CLASS_NAMES = {"mnist": _DIGITS, "mnist-sample": _DIGITS, "fashion-mnist": _FASHION_CLASSES}
 _SAMPLE = "bundled 10,000-digit MNIST sample (8000 train / 2000 test)"
 
 
