@@ -7,6 +7,7 @@ bad input (one line on stderr), 128 + N when signal N ended the command;
 """
 import argparse
 import importlib
+import math
 import os
 import re
 import signal
@@ -25,6 +26,21 @@ def build_parser():
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     return parser
+
+
+def positive(kind):
+    """An argparse ``type`` for numbers of ``kind`` (int or float) that must be finite and > 0."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            name = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
+        if not (v > 0 and math.isfinite(v)):
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+        return v
+    parse.__name__ = kind.__name__          # argparse names the type in its messages
+    return parse
 
 
 def option_error(exc, names):

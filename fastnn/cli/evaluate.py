@@ -1,23 +1,12 @@
 """``fastnn evaluate``: test accuracy and loss of saved weights, per-class accuracy, the
 confusion matrix (text and confusion-SPLIT.png) and the most confident mistakes
 (mistakes-SPLIT.png)."""
-import argparse
 import sys
 from pathlib import Path
 
-from . import option_error
+from . import option_error, positive
 
 DATASETS = ("mnist", "mnist-sample", "fashion-mnist")
-
-
-def _batch(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
 
 
 def register(sub):
@@ -39,13 +28,13 @@ def register(sub):
     p.add_argument("--split", choices=("test", "train", "val"), default="test",
                    help="which split (test); val: the validation set a run with --validation held "
                         "out, drawn again from its recorded fraction and seed")
-    p.add_argument("--batch-size", type=_batch, default=10000, metavar="B",
+    p.add_argument("--batch-size", type=positive(int), default=10000, metavar="B",
                    help="samples per forward pass (10000)")
     p.add_argument("--plots", metavar="DIR",
                    help="where to write confusion-SPLIT.png and mistakes-SPLIT.png (default: the "
                         "folder of the weights)")
     p.add_argument("--no-plots", action="store_true", help="write no image files")
-    p.add_argument("--mistakes", type=_batch, default=25, metavar="K",
+    p.add_argument("--mistakes", type=positive(int), default=25, metavar="K",
                    help="how many of the most confident mistakes to draw (25)")
     p.set_defaults(func=run)
 

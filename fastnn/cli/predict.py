@@ -1,19 +1,8 @@
 """``fastnn predict``: the class of each image file, by a trained network."""
-import argparse
 import json
 import sys
 
-from . import option_error
-
-
-def _top(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return v
+from . import option_error, positive
 
 
 def register(sub):
@@ -27,7 +16,7 @@ def register(sub):
     p.add_argument("run", metavar="RUN", help="run directory, weights.npz or checkpoint.npz")
     p.add_argument("images", metavar="IMAGE", nargs="+",
                    help="PNG, JPEG or .npy files, or folders of them")
-    p.add_argument("--top", type=_top, default=1, metavar="K",
+    p.add_argument("--top", type=positive(int), default=1, metavar="K",
                    help="print the K most probable classes of each image (1)")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document (a list, one object per image) instead of text")

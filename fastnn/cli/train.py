@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from .._signals import SignalInterrupt, exit_status, signal_name
-from . import option_error
+from . import option_error, positive
 
 #: Settings that define a run, with their defaults. On --resume they come from the
 #: checkpoint; giving one with another value is an error (--epochs and --iterations
@@ -65,20 +65,6 @@ def trainer_seed(seed):
     """The Trainer's seed for a run of --seed ``seed`` (the network's is ``seed`` itself):
     it draws the validation split, then the batches."""
     return [seed, 1]
-
-
-def _positive(kind):
-    def parse(text):
-        try:
-            v = kind(text)
-        except ValueError:
-            name = "an integer" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"expected {name}, got {text!r}") from None
-        if not (v > 0 and math.isfinite(v)):
-            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-        return v
-    parse.__name__ = kind.__name__
-    return parse
 
 
 def _seed(text):
@@ -125,17 +111,17 @@ def register(sub):
     d.add_argument("--no-download", action="store_true", help="never use the network")
     n = p.add_argument_group("network and training")
     n.add_argument("--activation", choices=("sigmoid", "relu"), help="hidden activation (sigmoid)")
-    n.add_argument("--hidden", type=_positive(int), metavar="H", help="hidden units (50)")
+    n.add_argument("--hidden", type=positive(int), metavar="H", help="hidden units (50)")
     n.add_argument("--grad", choices=("backprop", "numerical"), help="how to get gradients (backprop)")
     n.add_argument("--numerical-method", choices=("incremental", "full"),
                    help="numerical gradient algorithm (incremental)")
     length = n.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=_positive(int), metavar="N",
+    length.add_argument("--epochs", type=positive(int), metavar="N",
                         help="train N epochs (with --resume: N more)")
-    length.add_argument("--iterations", type=_positive(int), metavar="N",
+    length.add_argument("--iterations", type=positive(int), metavar="N",
                         help=f"train N mini-batches ({DEFAULT_ITERATIONS}; with --resume: N more)")
-    n.add_argument("--batch-size", type=_positive(int), metavar="B", help="samples per batch (100)")
-    n.add_argument("--lr", type=_positive(float), help="learning rate (0.1)")
+    n.add_argument("--batch-size", type=positive(int), metavar="B", help="samples per batch (100)")
+    n.add_argument("--lr", type=positive(float), help="learning rate (0.1)")
     n.add_argument("--sampling", choices=("shuffle", "random"),
                    help="shuffle: each sample once per epoch (default); random: the book's "
                         "batches drawn with replacement")
@@ -149,13 +135,13 @@ def register(sub):
                    help="hold out FRACTION (0 to 0.5) of the training set, stratified by class "
                         "and drawn with the seed; epochs then report validation figures and the "
                         "test set is evaluated only at the end (default: no validation set)")
-    v.add_argument("--early-stopping", type=_positive(int), metavar="PATIENCE",
+    v.add_argument("--early-stopping", type=positive(int), metavar="PATIENCE",
                    help="with --validation: stop when the validation loss has not improved for "
                         "PATIENCE epochs and keep the best epoch's weights")
     v.add_argument("--eval-test-each-epoch", action="store_true", default=None,
                    help="with --validation: evaluate the test set after every epoch too")
     r = p.add_argument_group("run")
-    r.add_argument("--threads", type=_positive(int), metavar="N",
+    r.add_argument("--threads", type=positive(int), metavar="N",
                    help="numba threads while training, at most the cores (default: numba's, the "
                         "cores or NUMBA_NUM_THREADS)")
     r.add_argument("--out", metavar="DIR", help="output directory (default runs/YYYYmmdd-HHMMSS)")
@@ -165,7 +151,7 @@ def register(sub):
                    help="continue the run saved in PATH (a checkpoint.npz or its directory) with "
                         "the options recorded in its checkpoint (give none of them, or the same "
                         "values); with --iterations or --epochs, extend it by that much")
-    r.add_argument("--checkpoint-every", type=_positive(int), metavar="N",
+    r.add_argument("--checkpoint-every", type=positive(int), metavar="N",
                    help="save a checkpoint every N iterations (default: after the first epoch, "
                         f"then after an epoch at most once every {CHECKPOINT_SECONDS:.0f} s)")
     r.add_argument("--quiet", action="store_true", help="print only the final summary")
