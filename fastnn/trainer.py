@@ -52,7 +52,7 @@ import numpy as np
 import kernels as K
 
 from . import _signals
-from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
+from ._checks import ShapeError, as_float_array, as_labels, describe, one_of, positive_int
 from .network import PARAM_NAMES, TwoLayerNet
 from .optimizers import SGD, Adam, Momentum
 from .schedules import parse_schedule
@@ -242,7 +242,8 @@ class Trainer:
         if grad not in GRADS:
             raise ValueError(f"grad: expected one of {', '.join(GRADS)}, got {grad!r}")
         self.grad = grad
-        self.numerical_method = numerical_method
+        from .numerical import METHODS
+        self.numerical_method = one_of("numerical_method", numerical_method, METHODS)
         if grad == "numerical" and not hasattr(net, "numerical_gradient"):
             raise ValueError("grad: 'numerical' needs TwoLayerNet.numerical_gradient, "
                              "which this version of fastnn does not have")

@@ -501,3 +501,10 @@ def test_trainer_evaluate_checks_what_reaches_the_kernels():
         evaluate("net", x, t)
     t[:] = 10**6        # the trainer kept its own copy of the labels
     assert tr._evaluate(tr.x_train, tr.t_train)[0] == evaluate(net, x, np.arange(50) % 10)[0]
+
+
+def test_trainer_names_an_unknown_numerical_method():
+    from fastnn.trainer import Trainer
+    net = TwoLayerNet(784, 5, 10, seed=0)
+    with pytest.raises(ValueError, match="^numerical_method: expected one of 'incremental', 'full', got 'book'$"):
+        Trainer(net, np.zeros((20, 784)), np.zeros(20, int), batch_size=10, numerical_method="book")
