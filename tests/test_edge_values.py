@@ -205,3 +205,19 @@ def test_network_converts_replaced_parameters_and_checks_targets():
     net.params["b1"] = net.params["b1"].astype(np.float32)   # another dtype: refused, named
     with pytest.raises(TypeError, match=r"params\['b1'\]"):
         net.loss(x, t)
+
+
+def test_network_takes_lists_and_counts_every_sample():
+    rng = np.random.default_rng(4)
+    p = R.two_layer_params(rng, 4, 3, 3)
+    net = TwoLayerNet(4, 3, 3)
+    for k in p:
+        net.params[k][...] = p[k]
+    x, t = R.dense_inputs(rng, 9, 4), rng.integers(0, 3, 9)
+    agree(net.loss(x, list(t)), R.two_layer_loss(p, x, t), 1e-15, "labels as a list")
+    right = np.argmax(R.two_layer_predict(p, x), axis=1) == t
+    assert right.any() and not right.all()
+    for i in range(9):                                       # each sample on its own
+        assert net.accuracy(x[i:i + 1], list(t[i:i + 1])) == float(right[i]), i
+    with pytest.raises(TypeError):
+        net.numerical_gradient(x, t, "full", 1e-4)          # h and delta are keyword-only

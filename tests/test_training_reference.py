@@ -249,3 +249,19 @@ def test_fused_converts_replaced_parameters_to_the_net_dtype():
     net.params["W1"] = net.params["W1"].astype(np.float32)
     with pytest.raises(TypeError, match=r"params\['W1'\]"):
         opt.step(x, t)
+
+
+@pytest.mark.parametrize("tkind", ["one-hot", "soft"])
+def test_fused_run_with_dense_targets(tkind):
+    rng = np.random.default_rng(8)
+    p = R.two_layer_params(rng, D, H, C)
+    x = data("dense", 10, rng)
+    t = targets(tkind, rng.integers(0, C, 10), rng)
+    order = rng.permutation(10)
+    net, ref = make_net(p, "relu"), {k: v.copy() for k, v in p.items()}
+    opt = FusedSGD(net, 0.3)
+    losses = opt.run(opt.prepare(x, t), order, 0, 3, 4)
+    batches = [order[0:4], order[4:8], order[8:10]]
+    agree(losses, R.train_sgd(ref, x, t, batches, 0.3, "relu"), 5e-15, "losses")
+    for k in ref:
+        agree(net.params[k], ref[k], 5e-15, k)
