@@ -221,3 +221,27 @@ def test_network_takes_lists_and_counts_every_sample():
         assert net.accuracy(x[i:i + 1], list(t[i:i + 1])) == float(right[i]), i
     with pytest.raises(TypeError):
         net.numerical_gradient(x, t, "full", 1e-4)          # h and delta are keyword-only
+
+
+# the book's overflow guard: the row maximum, wherever it is, subtracted before exp
+LARGE = np.array([[1000.0, 0.0, -1000.0, 3.0], [0.0, 1000.0, -5.0, 999.0],
+                  [-7.0, 3.0, 1000.0, -1000.0], [-1000.0, 0.0, -500.0, 700.0]])
+
+
+def test_softmax_subtracts_the_row_maximum(dtype):
+    a = LARGE.astype(dtype)
+    tol = 1e-6 if dtype == np.float32 else 1e-15     # measured 1.9e-8 and 0
+    y = F.softmax(a)
+    assert np.all(np.isfinite(y))
+    agree(y, R.softmax(LARGE), tol, "softmax of large scores")
+    layer = SoftmaxWithLoss()
+    t = np.array([0, 3, 1, 2])
+    agree(layer.forward(a, t), R.cross_entropy_error(R.softmax(LARGE), t), tol, "loss of large scores")
+    agree(layer.backward(), R.softmax_with_loss(LARGE, t)[2], tol, "dx of large scores")
+
+
+def test_cross_entropy_takes_any_target_weights():
+    """-sum(t log(y + 1e-7)) / N for any t, negative entries included (only zeros skipped)."""
+    y = R.softmax(np.array([[0.2, -0.3, 1.0], [0.0, 0.5, -1.0]]))
+    t = np.array([[-1.0, 0.5, 1.5], [0.0, -0.25, 2.0]])
+    agree(F.cross_entropy_error(y, t), R.cross_entropy_error(y, t), 1e-15, "signed soft targets")

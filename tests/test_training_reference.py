@@ -265,3 +265,24 @@ def test_fused_run_with_dense_targets(tkind):
     agree(losses, R.train_sgd(ref, x, t, batches, 0.3, "relu"), 5e-15, "losses")
     for k in ref:
         agree(net.params[k], ref[k], 5e-15, k)
+
+
+def test_fused_large_scores_and_ties():
+    """Scores of +-800 (the softmax must subtract each row's maximum) and exact ties
+    (the arg-max is the first maximum, as np.argmax)."""
+    import kernels.fused as KF
+    rng = np.random.default_rng(9)
+    p = R.two_layer_params(rng, D, H, C)
+    p["b2"] = np.array([0.0, 800.0, -800.0, 790.0])
+    x, t = R.dense_inputs(rng, 7, D), rng.integers(0, C, 7)
+    net, ref = make_net(p), {k: v.copy() for k, v in p.items()}
+    opt = FusedSGD(net, 0.1)
+    agree(opt.step(x, t), R.train_sgd(ref, x, t, [np.arange(7)], 0.1)[0], 5e-15, "loss")
+    for k in ref:
+        agree(net.params[k], ref[k], 5e-15, k)
+    tie = {"W1": p["W1"], "b1": p["b1"], "W2": np.zeros((H, C)), "b2": np.array([1.0, 3.0, 3.0, 2.0])}
+    net = make_net(tie)
+    labels = np.array([1, 2, 1, 2, 0, 1, 3])
+    acc, _ = FusedSGD(net).evaluate(FusedSGD(net).prepare(x, labels))
+    assert acc == R.two_layer_accuracy(tie, x, labels) == 3 / 7
+    assert KF.make_buffers(4, D, H, C, np.float64, threads=0).gW2.shape[0] == 1
