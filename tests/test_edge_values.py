@@ -59,8 +59,13 @@ def test_affine_edges():
     with pytest.raises(TypeError, match="float64 like W"):
         layer.forward(np.ones((2, 4), dtype=np.float32))
     layer.forward(rng.standard_normal((2, 4)))
-    with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\)"):
-        layer.backward(np.ones((3, 2)))                    # right size, wrong shape
+    for bad in ((3, 2), (1, 6), (2, 4), (2, 2), (7,)):       # wrong 2-D shape or wrong size
+        with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\)"):
+            layer.backward(np.ones(bad))
+    dout = rng.standard_normal((2, 3))
+    dx = layer.backward(dout)
+    for same in (dout.ravel(), dout[..., None]):             # any shape with 2 x 3 values
+        agree(layer.backward(same), dx, 0, f"dout {same.shape}")
 
 
 def test_softmax_with_loss_of_one_sample_and_dout_scaling():
@@ -72,8 +77,15 @@ def test_softmax_with_loss_of_one_sample_and_dout_scaling():
     dx = layer.backward()
     assert dx.shape == (4,)
     agree(dx, ref_dx[0], 1e-15, "1-D dx")
-    for dout in (0.5, 1.0, 3.0, -1.0):
+    for dout in (0.5, 1.0, 3.0, -1.0, 0.0):
         agree(layer.backward(dout), dout * ref_dx[0], 1e-15, f"dout {dout}")
+    # array douts broadcast against (N, K): per sample (N, 1) or per class (K,)
+    a2 = np.array([[0.3, -1.2, 2.0], [1.0, 0.0, -np.inf]])       # -inf scores are allowed
+    t2 = np.array([2, 0])
+    loss, _, ref_dx2 = R.softmax_with_loss(a2, t2)
+    agree(layer.forward(a2, t2), loss, 1e-15, "loss with a -inf score")
+    for dout in (np.full((2, 1), 2.0), np.array([[1.0], [3.0]]), np.full(3, 0.5), np.ones(3)):
+        agree(layer.backward(dout), dout * ref_dx2, 1e-15, f"array dout {dout.shape}")
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (3, 8), (4, 2), (2, 3, 2), ()])
@@ -224,7 +236,7 @@ def test_network_takes_lists_and_counts_every_sample():
 
 
 # the book's overflow guard: the row maximum, wherever it is, subtracted before exp
-LARGE = np.array([[1000.0, 0.0, -1000.0, 3.0], [0.0, 1000.0, -5.0, 999.0],
+LARGE = np.array([[1000.0, 0.0, -1000.0, 3.0], [0.0, 1000.0, -5.0, 3.0],
                   [-7.0, 3.0, 1000.0, -1000.0], [-1000.0, 0.0, -500.0, 700.0]])
 
 

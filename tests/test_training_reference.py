@@ -249,6 +249,21 @@ def test_fused_converts_replaced_parameters_to_the_net_dtype():
     net.params["W1"] = net.params["W1"].astype(np.float32)
     with pytest.raises(TypeError, match=r"params\['W1'\]"):
         opt.step(x, t)
+    net32 = make_net({k: v.astype(np.float32) for k, v in p.items()}, dtype=np.float32)
+    net32.params["b2"] = p["b2"]                            # float64 in a float32 net
+    with pytest.raises(TypeError, match=r"params\['b2'\]"):
+        FusedSGD(net32).step(x.astype(np.float32), t)
+
+
+def test_fused_run_refuses_steps_past_the_order():
+    rng = np.random.default_rng(10)
+    x, t = R.dense_inputs(rng, 10, D), rng.integers(0, C, 10)
+    opt = FusedSGD(make_net(R.two_layer_params(rng, D, H, C)), 0.1)
+    data, order = opt.prepare(x, t), np.arange(10)
+    for start, nsteps, batch in ((-1, 1, 2), (10, 1, 2), (0, 3, 5), (4, 4, 2)):   # last step empty
+        with pytest.raises(ValueError, match="start, nsteps, batch"):
+            opt.run(data, order, start, nsteps, batch)
+    assert opt.run(data, order, 8, 1, 5).shape == (1,)       # a short last step is fine
 
 
 @pytest.mark.parametrize("tkind", ["one-hot", "soft"])
