@@ -58,7 +58,7 @@ MODULES = {
     "kernels/fused.py": "tests/test_training_reference.py",
     "kernels/twolayer_numgrad.py": _NUMGRAD,
     "fastnn/_checks.py": f"{_VALUES} tests/test_errors.py tests/test_layers.py",
-    "fastnn/datasets/idx.py": "tests/test_datasets.py -k 'idx or gzip or magic or dimension or truncated "
+    "fastnn/datasets/idx.py": "tests/test_idx_checks.py tests/test_datasets.py -k 'idx or gzip or magic or dimension or truncated "
                               "or oversized or labels_out or missing_file or count_mismatch or 28x28'",
 }
 
