@@ -4,9 +4,9 @@
 
 ``--report [--survivors]`` prints the scores (and the surviving mutants' diffs).
 ``--retest`` runs the surviving mutants of finished sessions again (after new tests).
-For kernels/fused.py and kernels/twolayer_numgrad.py a seeded random sample of
-SAMPLE[module] mutants is run (the rest are marked skipped, "not sampled"): all of
-them would take about ten hours on two cores.
+For the largest modules (SAMPLE) a seeded random sample of mutants is run (the rest
+are marked skipped, "not sampled"): all of them would take about ten hours on two
+cores.
 
 Each module is mutated in a private copy of the source tree (mutation/src-PID), so the
 working tree is never touched, with one cosmic-ray session per module
@@ -63,7 +63,7 @@ MODULES = {
 }
 
 #: module -> number of mutants run, drawn at random with a fixed seed (large modules).
-SAMPLE = {"kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60, "fastnn/datasets/idx.py": 80}
+SAMPLE = {"kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60, "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 60}
 
 #: Operator families left out: replacements by bitwise, shift, modulo, floor-division and
 #: power operators (in this arithmetic they raise a TypeError or yield another float
