@@ -38,7 +38,7 @@ _FUSED_SMALL = " ".join(f"tests/test_fused.py::{t}" for t in (
     "test_run_checks_its_range"))
 _NUMGRAD = (f"{_VALUES} " + " ".join(f"tests/test_numgrad_kernels.py::{t}" for t in (
     "test_full_matches_book_loop_small_net", "test_relu_kink_and_large_inputs_fall_back_exactly",
-    "test_bad_arguments")) + " -k 'numerical or incremental or book_loop or kink or bad_arguments or keyword or large or scores or defaults'")
+    "test_bad_arguments")) + " -k 'numerical or incremental or book_loop or kink or bad_arguments or keyword or large or scores or defaults or boundary'")
 
 #: module -> the tests that exercise it (fast with the JIT off), in priority order.
 MODULES = {

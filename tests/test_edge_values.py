@@ -59,7 +59,7 @@ def test_affine_edges():
     with pytest.raises(TypeError, match="float64 like W"):
         layer.forward(np.ones((2, 4), dtype=np.float32))
     layer.forward(rng.standard_normal((2, 4)))
-    for bad in ((3, 2), (1, 6), (2, 4), (2, 2), (7,)):       # wrong 2-D shape or wrong size
+    for bad in ((3, 2), (1, 6), (2, 4), (2, 2), (7,), (4,)):   # wrong 2-D shape or wrong size
         with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\)"):
             layer.backward(np.ones(bad))
     dout = rng.standard_normal((2, 3))
@@ -257,3 +257,32 @@ def test_cross_entropy_takes_any_target_weights():
     y = R.softmax(np.array([[0.2, -0.3, 1.0], [0.0, 0.5, -1.0]]))
     t = np.array([[-1.0, 0.5, 1.5], [0.0, -0.25, 2.0]])
     agree(F.cross_entropy_error(y, t), R.cross_entropy_error(y, t), 1e-15, "signed soft targets")
+
+
+def test_boundary_checks_value_by_value():
+    from fastnn import Relu
+    from fastnn.numerical import numerical_gradient
+    with pytest.raises(ShapeError, match="expected a non-empty array"):
+        F.sigmoid(np.array([]))
+    net = TwoLayerNet(1, 1, 2, seed=0)                       # sizes of 1 are positive integers
+    x = np.array([[0.5], [1.0]])
+    u8 = np.array([0, 1], dtype=np.uint8)                    # unsigned labels, as MNIST stores them
+    agree(net.loss(x, u8), net.loss(x, np.array([0, 1])), 0, "uint8 labels")
+    # the module function defaults to the book's h = 1e-4 and delta = 1e-7, like the method
+    a, b = numerical_gradient(net, x, u8), net.numerical_gradient(x, u8)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    y = R.softmax(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="integer labels"):
+        F.cross_entropy_error(y, np.array([0.0, 1.0]))       # float labels are not one-hot rows
+    with pytest.raises(ShapeError, match=r"got \(\) int64"):
+        F.cross_entropy_error(y, np.int64(1))               # one label for two samples
+    layer = SoftmaxWithLoss()
+    with pytest.raises(TypeError, match="integer labels"):
+        layer.forward(np.zeros(3), np.array([0.0, 1.0, 0.0, 0.0]))   # 4 floats for 3 classes
+    with pytest.raises(ShapeError):
+        layer.forward(np.zeros(3), np.array([0, 1]))        # two labels for one sample
+    relu = Relu()
+    relu.forward(np.ones(3, dtype=np.float32))
+    with pytest.raises(TypeError, match="dout: expected float32"):
+        relu.backward(np.ones(3))                            # float64 dout for a float32 layer
