@@ -48,3 +48,24 @@ def test_wrong_magic_is_described(tmp_path):
         read_labels(_file(tmp_path, bytes([0, 0, 9, 1, 0, 0, 0, 1, 5])))
     with pytest.raises(DataError, match=r"\(uint8 with 0 dimensions\)"):
         read_labels(_file(tmp_path, bytes([0, 0, 8, 0])))
+
+
+def test_magic_numbers_with_high_bits_are_not_idx(tmp_path):
+    for raw in (bytes([1, 0, 8, 1]), bytes([0, 1, 8, 1])):
+        magic = int.from_bytes(raw, "big")
+        with pytest.raises(DataError, match=rf"wrong magic number 0x{magic:08X} \(not an IDX file\)"):
+            read_labels(_file(tmp_path, raw + bytes([0, 0, 0, 1, 5])))
+
+
+def test_unreadable_path_is_a_data_error(tmp_path):
+    blocker = _file(tmp_path, b"x")
+    with pytest.raises(DataError, match="cannot read"):
+        read_idx(blocker / "child.idx")                     # a path through a file
+
+
+def test_dimensions_are_read_as_four_bytes(tmp_path):
+    a = np.zeros((1, 2**24 + 3), dtype=np.uint8)              # a dimension that needs all 4 bytes
+    a[0, -1] = 7
+    write_idx(tmp_path / "wide.idx", a)
+    back = read_idx(tmp_path / "wide.idx")
+    assert back.shape == a.shape and back[0, -1] == 7
