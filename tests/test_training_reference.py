@@ -261,7 +261,7 @@ def test_fused_run_refuses_steps_past_the_order():
     opt = FusedSGD(make_net(R.two_layer_params(rng, D, H, C)), 0.1)
     data, order = opt.prepare(x, t), np.arange(10)
     for start, nsteps, batch in ((-1, 1, 2), (10, 1, 2), (0, 3, 5), (4, 4, 2)):   # last step empty
-        with pytest.raises(ValueError, match="start, nsteps, batch"):
+        with pytest.raises(ValueError, match="start"):
             opt.run(data, order, start, nsteps, batch)
     assert opt.run(data, order, 8, 1, 5).shape == (1,)       # a short last step is fine
 
