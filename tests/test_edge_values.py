@@ -54,6 +54,11 @@ def test_affine_edges():
     out = layer.forward(x)                                   # one sample as a 1-D array
     assert out.shape == (3,)
     agree(out, x @ W + b, 1e-15, "1-D affine")
+    dout = rng.standard_normal(3)                            # its gradient, 1-D like the output
+    dx = layer.backward(dout)
+    assert dx.shape == (4,)
+    agree(dx, W @ dout, 1e-15, "1-D affine dx")
+    agree(layer.dW, np.outer(x, dout), 1e-15, "1-D affine dW")
     with pytest.raises(TypeError, match="float32 like W"):
         Affine(W.astype(np.float32), b.astype(np.float32)).forward(np.ones((2, 4)))
     with pytest.raises(TypeError, match="float64 like W"):
