@@ -4,9 +4,9 @@
 
 ``--report [--survivors]`` prints the scores (and the surviving mutants' diffs).
 ``--retest`` runs the surviving mutants of finished sessions again (after new tests).
-For kernels/fused.py and kernels/twolayer_numgrad.py a seeded random sample of
-SAMPLE[module] mutants is run (the rest are marked skipped, "not sampled"): all of
-them would take about ten hours on two cores.
+For the largest modules (SAMPLE) a seeded random sample of mutants is run (the rest
+are marked skipped, "not sampled"): all of them would take about ten hours on two
+cores.
 
 Each module is mutated in a private copy of the source tree (mutation/src-PID), so the
 working tree is never touched, with one cosmic-ray session per module
@@ -38,7 +38,7 @@ _FUSED_SMALL = " ".join(f"tests/test_fused.py::{t}" for t in (
     "test_run_checks_its_range"))
 _NUMGRAD = (f"{_VALUES} " + " ".join(f"tests/test_numgrad_kernels.py::{t}" for t in (
     "test_full_matches_book_loop_small_net", "test_relu_kink_and_large_inputs_fall_back_exactly",
-    "test_bad_arguments")) + " -k 'numerical or incremental or book_loop or kink or bad_arguments or keyword or large'")
+    "test_bad_arguments")) + " -k 'numerical or incremental or book_loop or kink or bad_arguments or keyword or large or scores or defaults or boundary'")
 
 #: module -> the tests that exercise it (fast with the JIT off), in priority order.
 MODULES = {
@@ -58,12 +58,12 @@ MODULES = {
     "kernels/fused.py": "tests/test_training_reference.py",
     "kernels/twolayer_numgrad.py": _NUMGRAD,
     "fastnn/_checks.py": f"{_VALUES} tests/test_errors.py tests/test_layers.py",
-    "fastnn/datasets/idx.py": "tests/test_datasets.py -k 'idx or gzip or magic or dimension or truncated "
-                              "or oversized or labels_out or missing_file or count_mismatch or 28x28'",
+    "fastnn/datasets/idx.py": "tests/test_idx_checks.py tests/test_datasets.py -k 'idx or gzip or magic or dimension or truncated "
+                              "or oversized or labels_out or missing_file or count_mismatch or 28x28 or header or bits or unreadable or four_bytes'",
 }
 
 #: module -> number of mutants run, drawn at random with a fixed seed (large modules).
-SAMPLE = {"kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60}
+SAMPLE = {"kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60, "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 60}
 
 #: Operator families left out: replacements by bitwise, shift, modulo, floor-division and
 #: power operators (in this arithmetic they raise a TypeError or yield another float

@@ -54,13 +54,20 @@ def test_affine_edges():
     out = layer.forward(x)                                   # one sample as a 1-D array
     assert out.shape == (3,)
     agree(out, x @ W + b, 1e-15, "1-D affine")
+    dout = rng.standard_normal(3)                            # its gradient, 1-D like the output
+    dx = layer.backward(dout)
+    assert dx.shape == (4,)
+    agree(dx, W @ dout, 1e-15, "1-D affine dx")
+    agree(layer.dW, np.outer(x, dout), 1e-15, "1-D affine dW")
     with pytest.raises(TypeError, match="float32 like W"):
         Affine(W.astype(np.float32), b.astype(np.float32)).forward(np.ones((2, 4)))
     with pytest.raises(TypeError, match="float64 like W"):
         layer.forward(np.ones((2, 4), dtype=np.float32))
     layer.forward(rng.standard_normal((2, 4)))
-    with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\)"):
-        layer.backward(np.ones((3, 2)))                    # right size, wrong shape
+    for bad in ((3, 2), (1, 6), (2, 4), (2, 2), (7,), (4,)):   # wrong 2-D shape or wrong size
+        with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\)"):
+            layer.backward(np.ones(bad))
+
 
 
 def test_softmax_with_loss_of_one_sample_and_dout_scaling():
@@ -72,8 +79,13 @@ def test_softmax_with_loss_of_one_sample_and_dout_scaling():
     dx = layer.backward()
     assert dx.shape == (4,)
     agree(dx, ref_dx[0], 1e-15, "1-D dx")
-    for dout in (0.5, 1.0, 3.0, -1.0):
+    for dout in (0.5, 1.0, 3.0, -1.0, 0.0):
         agree(layer.backward(dout), dout * ref_dx[0], 1e-15, f"dout {dout}")
+    a2 = np.array([[0.3, -1.2, 2.0], [1.0, 0.0, -np.inf]])       # -inf scores are allowed
+    t2 = np.array([2, 0])
+    loss, _, ref_dx2 = R.softmax_with_loss(a2, t2)
+    agree(layer.forward(a2, t2), loss, 1e-15, "loss with a -inf score")
+    agree(layer.backward(), ref_dx2, 1e-15, "dx with a -inf score")
 
 
 @pytest.mark.parametrize("shape", [(0, 4), (3, 8), (4, 2), (2, 3, 2), ()])
@@ -205,3 +217,72 @@ def test_network_converts_replaced_parameters_and_checks_targets():
     net.params["b1"] = net.params["b1"].astype(np.float32)   # another dtype: refused, named
     with pytest.raises(TypeError, match=r"params\['b1'\]"):
         net.loss(x, t)
+
+
+def test_network_takes_lists_and_counts_every_sample():
+    rng = np.random.default_rng(4)
+    p = R.two_layer_params(rng, 4, 3, 3)
+    net = TwoLayerNet(4, 3, 3)
+    for k in p:
+        net.params[k][...] = p[k]
+    x, t = R.dense_inputs(rng, 9, 4), rng.integers(0, 3, 9)
+    agree(net.loss(x, list(t)), R.two_layer_loss(p, x, t), 1e-15, "labels as a list")
+    right = np.argmax(R.two_layer_predict(p, x), axis=1) == t
+    assert right.any() and not right.all()
+    for i in range(9):                                       # each sample on its own
+        assert net.accuracy(x[i:i + 1], list(t[i:i + 1])) == float(right[i]), i
+    with pytest.raises(TypeError):
+        net.numerical_gradient(x, t, "full", 1e-4)          # h and delta are keyword-only
+
+
+# the book's overflow guard: the row maximum, wherever it is, subtracted before exp
+LARGE = np.array([[1000.0, 0.0, -1000.0, 3.0], [0.0, 1000.0, -5.0, 3.0],
+                  [-7.0, 3.0, 1000.0, -1000.0], [-1000.0, 0.0, -500.0, 700.0]])
+
+
+def test_softmax_subtracts_the_row_maximum(dtype):
+    a = LARGE.astype(dtype)
+    tol = 1e-6 if dtype == np.float32 else 1e-15     # measured 1.9e-8 and 0
+    y = F.softmax(a)
+    assert np.all(np.isfinite(y))
+    agree(y, R.softmax(LARGE), tol, "softmax of large scores")
+    layer = SoftmaxWithLoss()
+    t = np.array([0, 3, 1, 2])
+    agree(layer.forward(a, t), R.cross_entropy_error(R.softmax(LARGE), t), tol, "loss of large scores")
+    agree(layer.backward(), R.softmax_with_loss(LARGE, t)[2], tol, "dx of large scores")
+
+
+def test_cross_entropy_takes_any_target_weights():
+    """-sum(t log(y + 1e-7)) / N for any t, negative entries included (only zeros skipped)."""
+    y = R.softmax(np.array([[0.2, -0.3, 1.0], [0.0, 0.5, -1.0]]))
+    t = np.array([[-1.0, 0.5, 1.5], [0.0, -0.25, 2.0]])
+    agree(F.cross_entropy_error(y, t), R.cross_entropy_error(y, t), 1e-15, "signed soft targets")
+
+
+def test_boundary_checks_value_by_value():
+    from fastnn import Relu
+    from fastnn.numerical import numerical_gradient
+    with pytest.raises(ShapeError, match="expected a non-empty array"):
+        F.sigmoid(np.array([]))
+    net = TwoLayerNet(1, 1, 2, seed=0)                       # sizes of 1 are positive integers
+    x = np.array([[0.5], [1.0]])
+    u8 = np.array([0, 1], dtype=np.uint8)                    # unsigned labels, as MNIST stores them
+    agree(net.loss(x, u8), net.loss(x, np.array([0, 1])), 0, "uint8 labels")
+    # the module function defaults to the book's h = 1e-4 and delta = 1e-7, like the method
+    a, b = numerical_gradient(net, x, u8), net.numerical_gradient(x, u8)
+    for k in a:
+        assert np.array_equal(a[k], b[k]), k
+    y = R.softmax(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="integer labels"):
+        F.cross_entropy_error(y, np.array([0.0, 1.0]))       # float labels are not one-hot rows
+    with pytest.raises(ShapeError, match=r"got \(\) int64"):
+        F.cross_entropy_error(y, np.int64(1))               # one label for two samples
+    layer = SoftmaxWithLoss()
+    with pytest.raises(TypeError, match="integer labels"):
+        layer.forward(np.zeros(3), np.array([0.0, 1.0, 0.0, 0.0]))   # 4 floats for 3 classes
+    with pytest.raises(ShapeError):
+        layer.forward(np.zeros(3), np.array([0, 1]))        # two labels for one sample
+    relu = Relu()
+    relu.forward(np.ones(3, dtype=np.float32))
+    with pytest.raises(TypeError, match="dout: expected float32"):
+        relu.backward(np.ones(3))                            # float64 dout for a float32 layer

@@ -262,6 +262,30 @@ def test_incremental_keeps_every_series_term(activation, n):
         agree(got[k], ref[k], 3e-14, f"incremental, large W2 {k}", scale)
 
 
+@pytest.mark.parametrize("method", ["incremental", "full"])
+@pytest.mark.parametrize("b2", [[800.0, -800.0, 0.0, 60.0], [-800.0, 0.0, 800.0, 795.0]],
+                         ids=["max-first", "max-third"])
+def test_numerical_gradient_of_large_scores(method, b2):
+    """Scores of +-800 with the maximum first (740 above the others) or third: every
+    softmax in the two strategies must subtract the row's maximum, wherever it is
+    (exp(740) overflows).  Differences over the largest entry, or over 1 where the
+    gradient vanishes (max-first: saturated probabilities); with the maximum third the
+    gradient is small (the classes of 800 and 795 share the probability), so the
+    differences are larger relative to it: measured 2.4e-14 (incremental) and 5.8e-11
+    (full)."""
+    rng = np.random.default_rng(3)
+    p = R.two_layer_params(rng, 5, 3, 4)
+    p["b2"] = np.array(b2)
+    x, t = R.dense_inputs(rng, 4, 5), np.array([2, 3, 0, 3])
+    got = net_like(p).numerical_gradient(x, t, method, h=1e-3)
+    ref = R.two_layer_numerical_gradient(p, x, t, h=1e-3, dtype=np.longdouble)
+    scale = max(max(float(np.abs(v).max()) for v in ref.values()), 1e-300 if b2[1] == 0 else 1.0)
+    for k in ref:
+        assert np.all(np.isfinite(got[k])), k
+        agree(got[k], ref[k], 1e-13 if method == "incremental" else 3e-10, f"{method}, large scores {k}",
+              scale)
+
+
 def test_incremental_falls_back_for_the_samples_with_large_inputs():
     """One sample with pixels of 200 (shifts 0.02 > SERIES_MAX), the others in [0, 1]:
     that sample's units fall back to exact differences, the others use the series.

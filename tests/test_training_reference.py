@@ -249,3 +249,55 @@ def test_fused_converts_replaced_parameters_to_the_net_dtype():
     net.params["W1"] = net.params["W1"].astype(np.float32)
     with pytest.raises(TypeError, match=r"params\['W1'\]"):
         opt.step(x, t)
+    net32 = make_net({k: v.astype(np.float32) for k, v in p.items()}, dtype=np.float32)
+    net32.params["b2"] = p["b2"]                            # float64 in a float32 net
+    with pytest.raises(TypeError, match=r"params\['b2'\]"):
+        FusedSGD(net32).step(x.astype(np.float32), t)
+
+
+def test_fused_run_refuses_steps_past_the_order():
+    rng = np.random.default_rng(10)
+    x, t = R.dense_inputs(rng, 10, D), rng.integers(0, C, 10)
+    opt = FusedSGD(make_net(R.two_layer_params(rng, D, H, C)), 0.1)
+    data, order = opt.prepare(x, t), np.arange(10)
+    for start, nsteps, batch in ((-1, 1, 2), (10, 1, 2), (0, 3, 5), (4, 4, 2)):   # last step empty
+        with pytest.raises(ValueError, match="start"):
+            opt.run(data, order, start, nsteps, batch)
+    assert opt.run(data, order, 8, 1, 5).shape == (1,)       # a short last step is fine
+
+
+@pytest.mark.parametrize("tkind", ["one-hot", "soft"])
+def test_fused_run_with_dense_targets(tkind):
+    rng = np.random.default_rng(8)
+    p = R.two_layer_params(rng, D, H, C)
+    x = data("dense", 10, rng)
+    t = targets(tkind, rng.integers(0, C, 10), rng)
+    order = rng.permutation(10)
+    net, ref = make_net(p, "relu"), {k: v.copy() for k, v in p.items()}
+    opt = FusedSGD(net, 0.3)
+    losses = opt.run(opt.prepare(x, t), order, 0, 3, 4)
+    batches = [order[0:4], order[4:8], order[8:10]]
+    agree(losses, R.train_sgd(ref, x, t, batches, 0.3, "relu"), 5e-15, "losses")
+    for k in ref:
+        agree(net.params[k], ref[k], 5e-15, k)
+
+
+def test_fused_large_scores_and_ties():
+    """Scores of +-800 (the softmax must subtract each row's maximum) and exact ties
+    (the arg-max is the first maximum, as np.argmax)."""
+    import kernels.fused as KF
+    rng = np.random.default_rng(9)
+    p = R.two_layer_params(rng, D, H, C)
+    p["b2"] = np.array([0.0, 800.0, -800.0, 790.0])
+    x, t = R.dense_inputs(rng, 7, D), rng.integers(0, C, 7)
+    net, ref = make_net(p), {k: v.copy() for k, v in p.items()}
+    opt = FusedSGD(net, 0.1)
+    agree(opt.step(x, t), R.train_sgd(ref, x, t, [np.arange(7)], 0.1)[0], 5e-15, "loss")
+    for k in ref:
+        agree(net.params[k], ref[k], 5e-15, k)
+    tie = {"W1": p["W1"], "b1": p["b1"], "W2": np.zeros((H, C)), "b2": np.array([1.0, 3.0, 3.0, 2.0])}
+    net = make_net(tie)
+    labels = np.array([1, 2, 1, 2, 0, 1, 3])
+    acc, _ = FusedSGD(net).evaluate(FusedSGD(net).prepare(x, labels))
+    assert acc == R.two_layer_accuracy(tie, x, labels) == 3 / 7
+    assert KF.make_buffers(4, D, H, C, np.float64, threads=0).gW2.shape[0] == 1
