@@ -293,6 +293,28 @@ def test_optimizer_update_checks_gradients():
         fastnn.Adam().update({"W": np.zeros(3)}, {})
 
 
+@pytest.mark.parametrize("params, grads, exc, msg", [
+    ([np.zeros(3)], {"W": np.zeros(3)}, TypeError, r"^params: expected a dict of arrays, got list$"),
+    ({"W": np.zeros(3)}, [np.zeros(3)], TypeError, r"^grads: expected a dict of arrays, got list$"),
+    ({"W": np.zeros(3)}, 3.0, TypeError, r"^grads: expected a dict of arrays, got float$"),
+    ({"W": [0.0, 0.0]}, {"W": np.zeros(2)}, TypeError,
+     r"^params\['W'\]: expected a float array updated in place, got list$"),
+    ({"W": np.zeros(2, int)}, {"W": np.zeros(2)}, TypeError,
+     r"^params\['W'\]: expected a float array updated in place, got \(2,\) int64$"),
+    ({"W": np.zeros(2, complex)}, {"W": np.zeros(2)}, TypeError,
+     r"^params\['W'\]: expected a float array updated in place, got \(2,\) complex128$"),
+    ({"W": np.zeros(3)}, {"W": np.zeros(2)}, ShapeError,
+     r"^grads\['W'\]: expected \(3,\) float64 like params\['W'\], got \(2,\) float64$"),
+    ({"W": np.zeros(3)}, {"W": [0.0, 0.0, 0.0, 0.0]}, ShapeError,
+     r"^grads\['W'\]: expected \(3,\) float64 like params\['W'\], got \(4,\) float64$"),
+])
+def test_optimizer_update_checks_both_dicts(params, grads, exc, msg):
+    """Every optimizer checks params and grads before it changes anything."""
+    for opt in (SGD(0.1), fastnn.Momentum(0.1), fastnn.Adam()):
+        with pytest.raises(exc, match=msg):
+            opt.update(params, grads)
+
+
 def test_edge_rates_still_train():
     """momentum 0, beta1 0 and beta2 0 are in range and update."""
     for opt in (fastnn.Momentum(0.1, momentum=0), fastnn.Adam(beta1=0, beta2=0)):
