@@ -530,3 +530,27 @@ def test_trainer_names_an_unknown_numerical_method():
     net = TwoLayerNet(784, 5, 10, seed=0)
     with pytest.raises(ValueError, match="^numerical_method: expected one of 'incremental', 'full', got 'book'$"):
         Trainer(net, np.zeros((20, 784)), np.zeros(20, int), batch_size=10, numerical_method="book")
+
+
+@pytest.mark.parametrize("net_dtype, key, value, exc, msg", [
+    (np.float32, "W1", np.zeros((784, 5)), TypeError,
+     r"^params\['W1'\]: expected \(784, 5\) float32 like the net, got \(784, 5\) float64$"),
+    (np.float64, "W1", np.zeros((785, 5)), ShapeError,
+     r"^params\['W1'\]: expected \(784, 5\) float64 \(the net is 784-5-10\), got \(785, 5\) float64$"),
+    (np.float64, "b2", np.zeros(11), ShapeError,
+     r"^params\['b2'\]: expected \(10,\) float64 \(the net is 784-5-10\), got \(11,\) float64$"),
+])
+def test_replaced_parameter_of_a_wider_dtype_or_larger_shape_is_refused(net_dtype, key, value, exc, msg):
+    net = TwoLayerNet(784, 5, 10, dtype=net_dtype, seed=0)
+    net.params[key] = value.astype(net_dtype) if exc is ShapeError else value
+    with pytest.raises(exc, match=msg):
+        net.predict(np.zeros((2, 784), net_dtype))
+
+
+@pytest.mark.parametrize("net_dtype, x_dtype", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_input_of_the_other_float_width_is_converted(net_dtype, x_dtype):
+    net = TwoLayerNet(784, 5, 10, dtype=net_dtype, seed=0)
+    x = np.random.default_rng(1).random((4, 784)).astype(x_dtype)
+    got = net.predict(x)
+    assert got.dtype == net_dtype
+    np.testing.assert_array_equal(got, net.predict(x.astype(net_dtype)))
