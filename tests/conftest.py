@@ -115,3 +115,18 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib figures fastnn.plots saves during the test, in order (still saved)."""
+    from fastnn import plots
+    figures = []
+    real = plots._save
+
+    def keep(fig, path):
+        figures.append(fig)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return figures

@@ -143,19 +143,6 @@ def test_console_script_in_a_subprocess(tmp_path, sample):
 # ---------------------------------------------------------------------------
 # plots: the curves hold the history's values
 # ---------------------------------------------------------------------------
-@pytest.fixture
-def drawn(monkeypatch):
-    figures = []
-    real = plots._save
-
-    def keep(fig, path):
-        figures.append(fig)
-        return real(fig, path)
-
-    monkeypatch.setattr(plots, "_save", keep)
-    return figures
-
-
 HISTORY = {"epoch": [1, 2, 3], "iteration": [4, 8, 10], "train_acc": [0.5, 0.7, 0.8],
            "test_acc": [0.4, 0.6, 0.75], "train_loss": [2.0, 1.5, 1.2], "test_loss": [2.1, 1.6, 1.3],
            "loss": [2.3, 2.1, 1.9, 1.7, 1.6, 1.5, 1.45, 1.4, 1.3, 1.1]}

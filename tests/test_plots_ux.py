@@ -10,19 +10,6 @@ from fastnn.trainer import Trainer, TrainingDiverged
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def drawn(monkeypatch):
-    figures = []
-    real = plots._save
-
-    def keep(fig, path):
-        figures.append(fig)
-        return real(fig, path)
-
-    monkeypatch.setattr(plots, "_save", keep)
-    return figures
-
-
 @pytest.fixture(scope="module")
 def data():
     d = load("mnist-sample", verbose=False)
