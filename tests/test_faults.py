@@ -25,6 +25,8 @@ from fastnn.datasets import write_idx
 from fastnn.runfolder import read_history
 from fastnn.trainer import Trainer
 
+from .test_cli_train import interrupt_at
+
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--dataset", "mnist-sample", "--no-download", "--hidden", "8", "--seed", "3"]
 LONG = ["--iterations", "1000000"]          # never finishes on its own: stopped by the test
@@ -226,7 +228,7 @@ def test_force_into_a_finished_run_then_interrupted(tmp_path, capsys, monkeypatc
     assert main(["train", *QUICK, "--iterations", "30", "--out", str(run)]) == 2
     assert "already holds results" in capsys.readouterr().err
 
-    stop_at(monkeypatch, 50)
+    interrupt_at(monkeypatch, 50)
     assert main(["train", *QUICK[:-1], "4", "--iterations", "200", "--out", str(run),
                  "--force", "--quiet"]) == 130
     capsys.readouterr()
@@ -243,7 +245,7 @@ def test_force_into_a_finished_run_then_interrupted(tmp_path, capsys, monkeypatc
 def test_resume_into_another_folder_obeys_force(tmp_path, capsys, monkeypatch):
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["train", *QUICK, "--iterations", "20", "--out", str(a), "--quiet"]) == 0
-    stop_at(monkeypatch, 10)
+    interrupt_at(monkeypatch, 10)
     assert main(["train", *QUICK, "--iterations", "40", "--out", str(b), "--quiet"]) == 130
     a_before = {p.name: p.read_bytes() for p in a.iterdir()}
     b_before = {p.name: p.read_bytes() for p in b.iterdir()}
@@ -466,16 +468,3 @@ def test_bad_values_name_the_option(argv, message, capsys, tmp_path, monkeypatch
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
-
-
-def stop_at(monkeypatch, k):
-    """The next Trainer stops at iteration k as if Ctrl-C came then."""
-    real_init = Trainer.__init__
-
-    def init(self, *a, callbacks=(), **kw):
-        def stop(trainer, event):
-            if event == "step" and trainer.iteration == k:
-                raise KeyboardInterrupt
-        real_init(self, *a, callbacks=[*callbacks, stop], **{**kw, "steps_per_call": 1})
-        monkeypatch.setattr(Trainer, "__init__", real_init)
-    monkeypatch.setattr(Trainer, "__init__", init)
