@@ -15,7 +15,9 @@ decay included.  Parallel over parameters; each thread has its own copies of
 theta and of the activations.  Work that would give the same bits is not
 repeated: operations before the moved parameter's keep their cached outputs,
 and of its own operation only the output column the parameter feeds is
-recomputed.
+recomputed.  Without weight decay, a weight whose input is 0 for every sample
+of the batch gets 0 without evaluation (its loss would be bit-identical on
+both sides).
 
 Cached (:func:`numgrad_cached`): the same central differences from cached
 activations, recomputing only what a perturbation changes.  Moving an Affine
@@ -223,7 +225,7 @@ def _owner(ops, p):
 
 
 @kernel
-def _full_one(ops, theta, x, labels, cached, acts, lam, h, delta, p):
+def _full_one(ops, theta, x, labels, cached, acts, lam, h, delta, colnz, p):
     """Central difference for flat parameter p on one thread's copies theta and acts
     (restored from the cached activations on return)."""
     N = x.shape[0]
@@ -231,6 +233,8 @@ def _full_one(ops, theta, x, labels, cached, acts, lam, h, delta, p):
     q = p - ops[k, POFF]
     n_in, n_out = ops[k, IN], ops[k, OUT]
     j = q % n_out if q < n_in * n_out else q - n_in * n_out
+    if lam == 0.0 and q < n_in * n_out and not colnz[p]:
+        return 0.0                           # W[i, j] meets only zeros: the loss is bit-identical
     w = theta[p]
     theta[p] = w + h
     fp = _loss_after(ops, theta, x, labels, acts, k, j, lam, delta)
@@ -253,14 +257,25 @@ def numgrad_full(ops, theta, x, labels, acts, lam, h, delta, nt, block, grad):
     Parameters are dealt to ``nt`` workers (pass ``numba.get_num_threads()``)
     in blocks of ``block``, round robin; each worker copies theta and acts.
     """
+    N = x.shape[0]
     P = theta.shape[0]
+    colnz = np.zeros(P, dtype=np.bool_)      # W entries whose input is not 0 for the whole batch
+    for k in range(ops.shape[0]):
+        if ops[k, KIND] == AFFINE:
+            n_in, n_out = ops[k, IN], ops[k, OUT]
+            for n in range(N):
+                xin = row_in(ops, x, acts, k, N, n)
+                for i in range(n_in):
+                    if xin[i] != 0.0:
+                        for j in range(n_out):
+                            colnz[ops[k, POFF] + i * n_out + j] = True
     nblocks = (P + block - 1) // block
     for t in prange(nt):
         th = theta.copy()
         ac = acts.copy()
         for bk in range(t, nblocks, nt):
             for p in range(bk * block, min(P, (bk + 1) * block)):
-                grad[p] = _full_one(ops, th, x, labels, acts, ac, lam, h, delta, p)
+                grad[p] = _full_one(ops, th, x, labels, acts, ac, lam, h, delta, colnz, p)
     return grad
 
 
