@@ -126,6 +126,7 @@ class Network:
         # multiply-adds of one sample's forward products: the layer path's BLAS work measure
         self._macs = sum(int(r[G.IN]) * int(r[G.OUT]) for r in self._ops if r[G.KIND] == G.AFFINE)
         self._layers = None
+        self._sync()            # the layers, over the views (theta is zero: finite)
         self._last = SoftmaxWithLoss()
         self._adaptive = None
         self.last_loss = None
@@ -243,6 +244,7 @@ class Network:
             if a.shape != shape:
                 raise ShapeError(f"params[{k!r}]: expected {_shape_str(shape)} {dt} "
                                  f"(the net is {'-'.join(map(str, self._sizes))}), got {describe(a)}")
+            as_float_array(f"params[{k!r}]", a, dtype=dt)        # finite values
             replaced.append((k, a))
         for k, a in replaced:
             views[k][...] = a
@@ -357,11 +359,11 @@ class Network:
             hits += int(np.sum(np.argmax(a, axis=1) == labels[i:i + batch_size]))
         return hits / x.shape[0]
 
-    def _gradient_into(self, x, t, grad):
-        """Backprop on a checked batch into ``grad`` (P,) of theta's layout; returns the loss."""
+    def _gradient_into(self, x, t, grad, g):
+        """Backprop on a checked batch into ``grad`` (P,) of theta's layout, whose named
+        views are ``g``; returns the loss (also kept as ``last_loss``)."""
         loss = self._loss(x, t)
         layers = self._layers
-        g = self._named_views(grad)
         dout = self._last.backward(1)
         for i in range(len(layers) - 1, -1, -1):
             slot = self._slots[i]
@@ -374,16 +376,21 @@ class Network:
         self.last_loss = loss
         return loss
 
+    def _gradient(self, x, t):
+        """(grad (P,), its named views): a new buffer, filled by backprop on (x, t)."""
+        x, t = self._check_batch(x, t)
+        grad = np.empty_like(self._theta)
+        g = self._named_views(grad)
+        with self._threads("gradient", x):
+            self._gradient_into(x, t, grad, g)
+        return grad, g
+
     def gradient_flat(self, x, t):
         """Gradient of the loss by backprop: a new (P,) array of theta's layout.
 
         Sets ``last_loss`` to the batch's loss (before any update).
         """
-        x, t = self._check_batch(x, t)
-        grad = np.empty_like(self._theta)
-        with self._threads("gradient", x):
-            self._gradient_into(x, t, grad)
-        return grad
+        return self._gradient(x, t)[0]
 
     def gradient(self, x, t):
         """Gradients of the loss by backprop through the layers: a dict like ``params``.
@@ -392,7 +399,7 @@ class Network:
         later call does not change them).  dW includes weight_decay_lambda * W.
         Sets ``last_loss`` to the batch's loss (before any update).
         """
-        return self._named_views(self.gradient_flat(x, t))
+        return self._gradient(x, t)[1]
 
     def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):
         """Gradients of the loss by central differences (h = 1e-4): a dict like ``params``.
