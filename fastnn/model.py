@@ -117,7 +117,7 @@ class Network:
         self._dtype = check_dtype(dtype)
         self._sizes = sizes
         self._activation = activation
-        self._ops, self._fops, n_params, self._acts_width = G.mlp(sizes, activation)
+        self._ops, self._fops, n_params, self._acts_width = self._tables()
         self._theta = np.zeros(n_params, dtype=self._dtype)
         self._layout = G.param_layout(self._ops)
         self._shapes = {name: shape for name, _, shape in self._layout}
@@ -125,7 +125,7 @@ class Network:
         # (name, start, stop, shape or None for 1-D): the views, made per gradient call
         self._spans = [(name, o, o + math.prod(shape), shape if len(shape) > 1 else None)
                        for name, o, shape in self._layout]
-        self._views = self._named_views(self._theta)
+        self._views = self._views_of(self._theta)
         self.params = dict(self._views)
         self.weight_decay_lambda = weight_decay_lambda
         # multiply-adds of one sample's forward products: the layer path's BLAS work measure
@@ -137,6 +137,11 @@ class Network:
         self.last_loss = None
 
     # -- the description -----------------------------------------------
+    def _tables(self):
+        """(ops, fops, n_params, acts_width) of this network (kernels.graph.mlp of the sizes
+        and activation); networks with more kinds of operation build other rows."""
+        return G.mlp(self._sizes, self._activation)
+
     @property
     def ops(self):
         """(n_ops, kernels.graph.NCOLS) int64: one row per operation (read, do not modify)."""
@@ -177,12 +182,24 @@ class Network:
         self._lambda = check_weight_decay(lam)
 
     @property
+    def acts_width(self):
+        """Width per sample of the activation buffer of :func:`kernels.graph.forward`
+        (its length is N * acts_width for N samples)."""
+        return self._acts_width
+
+    @property
     def param_names(self):
         """("W1", "b1", ..., "Wn", "bn"): the keys of ``params``, in theta's order."""
         return tuple(self._shapes)
 
-    def _named_views(self, buf):
-        """Dict of named views into a (P,) buffer of theta's layout."""
+    def param_views(self, buf):
+        """Dict of named views (like ``params``) into ``buf`` (P,), a buffer of theta's layout
+        (a flat gradient, an optimizer's flat state)."""
+        if not isinstance(buf, np.ndarray) or buf.shape != self._theta.shape:
+            raise ShapeError(f"buf: expected ({self._theta.size},) like theta, got {describe(np.asarray(buf))}")
+        return self._views_of(buf)
+
+    def _views_of(self, buf):
         return {name: buf[i:j] if shape is None else buf[i:j].reshape(shape) for name, i, j, shape in self._spans}
 
     def architecture(self):
@@ -387,7 +404,7 @@ class Network:
         """(grad (P,), its named views): a new buffer, filled by backprop on (x, t)."""
         x, t = self._check_batch(x, t)
         grad = np.empty_like(self._theta)
-        g = self._named_views(grad)
+        g = self._views_of(grad)
         with self._threads("gradient", x):
             self._gradient_into(x, t, grad, g)
         return grad, g

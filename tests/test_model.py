@@ -289,3 +289,13 @@ def test_description_attributes():
     assert repr(net) == "MultiLayerNet(5-4-3-2, sigmoid, float32, weight_decay_lambda=0.0)"
     with pytest.raises(AttributeError):
         net.theta = np.zeros(3)
+
+
+def test_param_views_of_a_flat_buffer():
+    net = MultiLayerNet(5, [4], 3, seed=0)
+    buf = np.arange(net.theta.size, dtype=np.float64)
+    v = net.param_views(buf)
+    assert list(v) == list(net.params) and v["b2"][0] == net.theta.size - 3
+    assert all(np.shares_memory(a, buf) for a in v.values())
+    with pytest.raises(ShapeError, match=r"^buf: expected \(39,\) like theta, got \(38,\) float64$"):
+        net.param_views(buf[:-1])
