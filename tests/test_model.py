@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import fastnn
 from fastnn import MultiLayerNet, ShapeError, TwoLayerNet
@@ -166,9 +167,6 @@ def test_exported():
 
 
 # -- gradient against the numerical gradient ---------------------------------------------------
-from hypothesis import assume, given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=60, deadline=None)
 @given(sizes=st.lists(st.integers(1, 5), min_size=3, max_size=6), classes=st.integers(2, 4),
        N=st.integers(1, 4), activation=st.sampled_from(["relu", "sigmoid"]),
