@@ -11,7 +11,7 @@ from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
 from .network import TwoLayerNet
 from .inference import predict
-from .optimizers import SGD, Adam, Momentum
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .perceptron import AND, NAND, OR, XOR
 from ._checks import ShapeError
 
