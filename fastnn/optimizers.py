@@ -123,6 +123,8 @@ class Optimizer:
                     f"views of one buffer; pass params= (views of the flat buffer) to flat_state to "
                     f"carry it over")
             self._allocate(P, dtype)
+        if not self.state_names and self._flat[0].dtype != dtype:
+            self._allocate(0, dtype)            # no state: nothing to keep
         s1, s2 = self._flat
         if s1.size != P and self.state_names or s1.dtype != dtype:
             raise ValueError(f"P, dtype: the optimizer's state is over {s1.size} {s1.dtype} values, "
@@ -167,7 +169,7 @@ class Optimizer:
 
     def _bind(self, buf, layout):
         """Per-key state as views into the flat state over ``buf`` (allocated if needed)."""
-        if self._flat is None:
+        if self._flat is None or not self.state_names and self._flat[0].dtype != buf.dtype:
             self._allocate(buf.size, buf.dtype)
         s1, s2 = self._flat
         if (s1.size != buf.size and self.state_names) or s1.dtype != buf.dtype:

@@ -237,12 +237,25 @@ def flat_step(opt, theta, grad):
     K.apply(opt.kind, opt.hyper(), opt.t, theta, grad, s1, s2)
 
 
+def random_sizes(seed):
+    """Widths of a random network layout: parameter arrays of sizes that start and end at
+    any offset modulo a vector width, so that elements fall in a vectorised loop in one
+    update and in its scalar remainder in the other."""
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(1, 23, rng.integers(2, 5))
+    sizes = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        sizes += [(int(a), int(b)), (int(b),)]
+    return tuple(sizes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("name", O.NAMES)
-def test_per_key_and_flat_updates_continue_each_other(dtype, name):
+def test_per_key_and_flat_updates_continue_each_other(dtype, name, seed):
     """Per-key updates on views of theta, then steps over the flat buffer, then per-key again,
     equal bit for bit the same number of per-key updates on separate arrays (the book's
     way), and the other order too."""
-    theta, params = flat_params(dtype)
+    theta, params = flat_params(dtype, seed, random_sizes(seed)) if seed else flat_params(dtype)
     grads = grad_stream(theta, params, 9)
     mixed = theta.copy()
     mixed_p = views_of(mixed, shapes_of(params))
@@ -287,8 +300,13 @@ def test_flat_state_arrays():
             with pytest.raises(ValueError, match=r"^P, dtype: the optimizer's state is over 10 float32 "
                                                  r"values, got 11 float32"):
                 opt.flat_state(11, np.float32)
-        with pytest.raises(ValueError, match=r"got 10 float64"):
-            opt.flat_state(10, np.float64)
+            with pytest.raises(ValueError, match=r"got 10 float64"):
+                opt.flat_state(10, np.float64)
+        else:           # no state: any size and dtype
+            assert opt.flat_state(11, np.float64)[0].dtype == np.float64
+            p = {"w": np.zeros(3, np.float32)}
+            opt.update(p, {"w": np.ones(3, np.float32)})
+            opt.update({"w": np.zeros(4)}, {"w": np.ones(4)})
     with pytest.raises(TypeError, match=r"^dtype: expected float32 or float64, got int32$"):
         SGD().flat_state(3, np.int32)
     with pytest.raises(ValueError, match=r"^P: expected a parameter count >= 0, got -1$"):
@@ -570,3 +588,23 @@ def test_trainer_with_optimizer_follows_reference_loop(make, make_ref):
     for k in ref:
         agree(net.params[k], ref[k], 1e-14, k)
     assert hist["train_acc"][-1] == R.two_layer_accuracy(ref, x, t)
+
+
+@pytest.mark.parametrize("name", O.NAMES)
+def test_network_per_key_then_flat(name):
+    """On a MultiLayerNet: update(net.params, net.gradient(x, t)) for some steps, then the
+    kernel over net.theta with net.gradient_flat, equals per-key updates throughout."""
+    from fastnn.model import MultiLayerNet
+    rng = np.random.default_rng(8)
+    x, t = rng.random((12, 6)), rng.integers(0, 3, 12)
+    nets = [MultiLayerNet(6, [5, 4], 3, seed=2) for _ in range(2)]
+    opts = [O.make(name), O.make(name)]
+    for step in range(6):
+        rows = slice(2 * step, 2 * step + 2)
+        opts[0].update(nets[0].params, nets[0].gradient(x[rows], t[rows]))
+        if step < 3:
+            opts[1].update(nets[1].params, nets[1].gradient(x[rows], t[rows]))
+        else:
+            flat_step(opts[1], nets[1].theta, nets[1].gradient_flat(x[rows], t[rows]))
+    assert np.array_equal(nets[0].theta, nets[1].theta)
+    assert not np.array_equal(nets[0].theta, MultiLayerNet(6, [5, 4], 3, seed=2).theta)
