@@ -116,12 +116,12 @@ class Optimizer:
         if params is not None:
             _check_pair(params, params)
             self._work(params)
+        if self._layout is None and self._keys is not None and any(self._keys):
+            raise ValueError(
+                f"{type(self).__name__}: its state is held per parameter for arrays that are not "
+                f"views of one buffer; pass params= (views of the flat buffer) to flat_state to "
+                f"carry it over")
         if self._flat is None:
-            if self._layout is None and self._keys is not None and any(self._keys):
-                raise ValueError(
-                    f"{type(self).__name__}: its state is held per parameter for arrays that are not "
-                    f"views of one buffer; pass params= (views of the flat buffer) to flat_state to "
-                    f"carry it over")
             self._allocate(P, dtype)
         if not self.state_names and self._flat[0].dtype != dtype:
             self._allocate(0, dtype)            # no state: nothing to keep
@@ -272,8 +272,10 @@ class Optimizer:
         return {"name": type(self).__name__, "scalars": scalars, "arrays": arrays}
 
     def load_state_dict(self, d):
-        """Restore what ``state_dict`` gave (from an optimizer of the same class), checked first;
-        the state binds to the parameters at the next update or flat_state."""
+        """Restore what ``state_dict`` gave (from an optimizer of the same class), checked first.
+        Flat state of the size and dtype already allocated is copied into the same arrays (the
+        ones flat_state returned, and their per-key views); otherwise the state binds to the
+        parameters at the next update or flat_state."""
         name = type(self).__name__
         if not hasattr(d, "get") or "name" not in d:
             raise TypeError(f"state: expected a dict from {name}.state_dict(), got {type(d).__name__}")
@@ -326,15 +328,17 @@ class Optimizer:
         for s in self.hyper_parameters():
             setattr(self, s, getattr(probe, s))
         self.t = int(t)
-        self._flat = self._layout = self._plan = None
-        self._keys = None
         if flat:
             a = flat[self.state_names[0]]
-            self._allocate(a.size, a.dtype)
+            if self._flat is None or self._flat[0].shape != a.shape or self._flat[0].dtype != a.dtype:
+                self._allocate(a.size, a.dtype)
+                self._layout = self._keys = None
+            # else: the same arrays (and the per-key views of them), which the fused path may hold
             for i, name in enumerate(self.state_names):
                 self._flat[i][...] = flat[name]
-        elif any(keys):
-            self._keys = keys
+        else:
+            self._flat = self._layout = self._plan = None
+            self._keys = keys if any(keys) else None
 
 
 def _state_attribute(i, doc):

@@ -608,3 +608,26 @@ def test_network_per_key_then_flat(name):
             flat_step(opts[1], nets[1].theta, nets[1].gradient_flat(x[rows], t[rows]))
     assert np.array_equal(nets[0].theta, nets[1].theta)
     assert not np.array_equal(nets[0].theta, MultiLayerNet(6, [5, 4], 3, seed=2).theta)
+
+
+def test_loading_keeps_the_flat_arrays_the_fused_path_holds():
+    """flat_state's arrays stay the optimizer's state after load_state_dict of the same size,
+    and per-key state assigned while the flat state exists is not silently ignored."""
+    theta, params = flat_params(np.float64)
+    grads = grad_stream(theta, params, 4)
+    a = Adam(0.01)
+    a.update(params, grads[0][1])
+    saved = a.state_dict()
+    s1, s2 = a.flat_state(theta.size, np.float64)
+    m_view = a.m["p0"]
+    flat_step(a, theta, grads[1][0])
+    a.load_state_dict(saved)
+    assert a.flat_state(theta.size, np.float64)[0] is s1 and a.m["p0"] is m_view
+    assert np.array_equal(s1, saved["arrays"]["m"]) and np.array_equal(s2, saved["arrays"]["v"])
+    b = Momentum(0.1)
+    b.flat_state(theta.size, np.float64)
+    b.v = {k: np.ones_like(p) for k, p in params.items()}       # an old checkpoint's arrays
+    with pytest.raises(ValueError, match="pass params="):
+        b.flat_state(theta.size, np.float64)
+    s1, _ = b.flat_state(theta.size, np.float64, params=params)
+    assert np.array_equal(s1, np.ones(theta.size))
