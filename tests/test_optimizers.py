@@ -291,7 +291,9 @@ def test_flat_state_arrays():
     for name in O.NAMES:
         opt = O.make(name)
         s1, s2 = opt.flat_state(10, np.float32)
-        n = K.STATES[opt.kind]
+        # state arrays of each kind, written out (not read from kernels.optimizers.STATES)
+        n = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}[name]
+        assert K.STATES[opt.kind] == n and len(opt.state_names) == n
         assert s1.shape == ((10,) if n >= 1 else (0,)) and s2.shape == ((10,) if n == 2 else (0,))
         assert s1.dtype == s2.dtype == np.float32 and not s1.any()
         again = opt.flat_state(10, "float32")
@@ -336,7 +338,7 @@ def test_separate_state_moves_into_the_flat_buffer():
     for k in params:
         assert np.array_equal(params[k], ref[k]), k
     with pytest.raises(ValueError, match=r"^params: the optimizer's state is flat, over"):
-        a.update(sep, grads[0][1])
+        a.update({"q": np.zeros((3, 2))}, {"q": np.ones((3, 2))})
 
 
 def test_book_state_attributes():
@@ -631,3 +633,25 @@ def test_loading_keeps_the_flat_arrays_the_fused_path_holds():
         b.flat_state(theta.size, np.float64)
     s1, _ = b.flat_state(theta.size, np.float64, params=params)
     assert np.array_equal(s1, np.ones(theta.size))
+
+
+def test_replaced_entry_of_bound_params_keeps_the_flat_state():
+    """An entry of params replaced by a separate array of the same shape (as a user may do
+    with net.params before the network copies it back into theta) is updated with the flat
+    state of its key: the state stays one, and continues."""
+    theta, params = flat_params(np.float64)
+    grads = grad_stream(theta, params, 3)
+    ref_theta = theta.copy()
+    ref = views_of(ref_theta, shapes_of(params))
+    a, b = Momentum(0.1), Momentum(0.1)
+    a.update(params, grads[0][1])
+    b.update(ref, grads[0][1])
+    replaced = dict(params, p2=params["p2"].copy())
+    a.update(replaced, grads[1][1])
+    b.update(ref, grads[1][1])
+    params["p2"][...] = replaced["p2"]                  # what the network's check does
+    a.update(params, grads[2][1])
+    b.update(ref, grads[2][1])
+    assert np.array_equal(theta, ref_theta)
+    with pytest.raises(ValueError, match=r"^params: the optimizer's state is flat, over 58 float64"):
+        a.update(dict(params, p2=np.zeros((3, 5))), dict(grads[0][1], p2=np.zeros((3, 5))))
