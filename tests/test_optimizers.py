@@ -673,3 +673,26 @@ def test_same_array_under_another_key():
     m.update({"b": w}, {"b": np.ones((2, 2))})           # b: new state, a step of -lr g
     agree(w, np.full((2, 2), -1.0), 0, "two first steps")
     assert sorted(m.v) == ["a", "b"]
+
+
+def test_replaced_entry_with_adam_uses_both_moments():
+    theta, params = flat_params(np.float64)
+    grads = grad_stream(theta, params, 2)
+    ref_theta = theta.copy()
+    ref = views_of(ref_theta, shapes_of(params))
+    a, b = Adam(0.1), Adam(0.1)
+    for g in (grads[0][1], grads[1][1]):
+        replaced = dict(params, p0=params["p0"].copy())
+        a.update(replaced, g)
+        params["p0"][...] = replaced["p0"]
+        b.update(ref, g)
+    assert np.array_equal(theta, ref_theta)
+
+
+def test_flat_state_of_another_dtype_is_refused():
+    theta, params = flat_params(np.float64)
+    m = Momentum()
+    m.flat_state(theta.size, np.float32)
+    with pytest.raises(ValueError, match=r"^params: views of a buffer of 58 float64 values, but the "
+                                         r"optimizer's state is over 58 float32 values"):
+        m.update(params, {k: np.ones_like(p) for k, p in params.items()})
