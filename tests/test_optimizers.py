@@ -367,11 +367,24 @@ def test_book_state_attributes():
 
 
 def test_state_shape_change_is_refused():
-    m = Momentum()
-    m.update({"W": np.zeros((2, 3))}, {"W": np.ones((2, 3))})
-    with pytest.raises(ValueError, match=r"^params\['W'\]: \(3, 2\) float64, but the optimizer's "
-                                         r"v\['W'\] is \(2, 3\) float64"):
-        m.update({"W": np.zeros((3, 2))}, {"W": np.ones((3, 2))})
+    for old, new in (((2, 3), (3, 2)), ((3, 2), (2, 3)), ((2, 3), (2, 4))):
+        m = Momentum()
+        m.update({"W": np.zeros(old)}, {"W": np.ones(old)})
+        with pytest.raises(ValueError, match=rf"^params\['W'\]: \({new[0]}, {new[1]}\) float64, but the "
+                                             rf"optimizer's v\['W'\] is \({old[0]}, {old[1]}\) float64"):
+            m.update({"W": np.zeros(new)}, {"W": np.ones(new)})
+
+
+def test_assigned_state_takes_the_parameters_dtype():
+    """State assigned in float64 for float32 parameters is converted at the next update."""
+    p = {"W": np.ones((2, 3), np.float32)}
+    m = Momentum(0.1, momentum=0.5)
+    m.v = {"W": np.full((2, 3), 0.1)}
+    m.update(p, {"W": np.ones((2, 3), np.float32)})
+    assert m.v["W"].dtype == np.float32 and m.v["W"].flags.c_contiguous
+    v = np.float32(0.5) * np.float32(0.1) - np.float32(0.1)
+    assert np.array_equal(m.v["W"], np.full((2, 3), v, np.float32))
+    assert np.array_equal(p["W"], np.full((2, 3), np.float32(1) + v, np.float32))
 
 
 # -- state_dict --------------------------------------------------------------------------
