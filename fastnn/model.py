@@ -406,28 +406,19 @@ class Network:
         """
         return self._gradient(x, t)[1]
 
-    def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):
+    def numerical_gradient(self, x, t, method=None, *, h=1e-4, delta=1e-7):
         """Gradients of the loss by central differences (h = 1e-4): a dict like ``params``.
 
-        method "incremental" (default; from cached activations) or "full" (the
-        book's algorithm: the whole batch loss recomputed for every parameter
-        moved by +h and -h); see :mod:`fastnn.numerical`.  delta is the book's
-        constant inside the log (0 for the plain cross-entropy).  The weight
-        decay's share, lambda * W (exact for central differences of a square),
-        is added to each W's differences of the cross-entropy.
+        method None (the fastest that applies: "incremental" for a two-layer
+        net, "cached" otherwise), "incremental", "cached" or "full" (the book's
+        algorithm: the whole batch loss recomputed for every parameter moved by
+        +h and -h); see :mod:`fastnn.numerical`.  delta is the book's constant
+        inside the log (0 for the plain cross-entropy).  The loss includes the
+        weight decay, as :meth:`loss` does.
         """
         from .numerical import numerical_gradient
         self._check_batch(x, t)
-        if len(self._sizes) != 3:
-            raise NotImplementedError(f"numerical_gradient: only networks with one hidden layer "
-                                      f"so far; this one is {'-'.join(map(str, self._sizes))}")
-        grads = numerical_gradient(self, x, t, method, h=h, delta=delta)
-        if self._lambda:
-            lam = self._dtype.type(self._lambda)
-            for k in self._shapes:
-                if k.startswith("W"):
-                    grads[k] += lam * self._views[k]
-        return grads
+        return numerical_gradient(self, x, t, method, h=h, delta=delta)
 
     # -- evaluation --------------------------------------------------------
     def evaluate(self, x, t, batch_size=10000):
