@@ -55,7 +55,7 @@ import numpy as np
 from numba import prange
 
 from ._config import kernel
-from .graph import AFFINE, AOFF, IN, KIND, OUT, PLEN, POFF, RELU, SIGMOID, SOFTMAX_LOSS
+from .graph import AFFINE, AOFF, IN, KIND, OUT, PLEN, POFF, RELU, SIGMOID
 from .twolayer_numgrad import SERIES_MAX, _log_odd
 
 #: Margin on the distance to a ReLU kink below which a unit's logits are not

@@ -96,6 +96,14 @@ def test_default_is_the_fastest_that_applies():
     assert default_method(make_net([4, 3, 2])) == "incremental"
     assert default_method(make_net([4, 3, 3, 2])) == "cached"
     assert default_method(make_net([4, 2])) == "cached"
+    rng = np.random.default_rng(0)
+    x = sparse_inputs(rng, 5, 4)
+    t = rng.integers(0, 2, size=5)
+    for sizes, method in (([4, 3, 2], "incremental"), ([4, 3, 3, 2], "cached")):
+        net = make_net(sizes, "sigmoid", 0.1)
+        picked = net.numerical_gradient(x, t)
+        named = numerical_gradient(net, x, t, method)
+        assert all(np.array_equal(picked[k], named[k]) for k in named)
 
 
 @pytest.fixture(scope="module")
