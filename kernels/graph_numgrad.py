@@ -25,34 +25,34 @@ operation's ``W[i, j]`` by h moves column j of its output ``a`` by
 ``d = h x[n, i]`` (x: the operation's input), only for the samples with
 ``x[n, i] != 0``; moving ``b[j]`` moves it by h for every sample.  A sample's
 log-probability changes through one unit: the activation after the Affine
-gives ``dz = act(a + d) - act(a)``, exactly (0 for a ReLU unit that stays off:
-the sample is skipped), and the operations after that see a change in one
-input unit, so the next Affine's output changes by the rank-1 term
-``dz W'[j, :]``, and so on to the logits.  Then
+(the head) gives ``dz = act(a + d) - act(a)`` (0 for a ReLU unit that stays
+off: the sample is skipped), the next Affine's output changes by the rank-1
+term ``dz W'[j, :]``, and so on to the logits.  Then
 ``L(p + h) - L(p - h) = -sum_n (l_n(+d) - l_n(-d)) / N``, a sum over the
-changed samples only.  When every operation after the head activation is
-Affine or ReLU and no ReLU there can reach its kink within the largest shift
-(checked per sample and unit, with a factor 2 to spare), the logits move
-along a straight line, ``s + dz g`` with ``g`` (C,) the unit's tangent,
-computed once per sample and unit; otherwise (sigmoid layers after the head,
-a ReLU near its kink) each shift is propagated through the operations after
-the head exactly.  Along a straight line with ``dz = d`` (no head, or an
-active ReLU out of reach of its kink) and shifts ``|d g|`` up to
-``SERIES_MAX`` = 1e-3, the sample's log-probability is expanded as a Taylor
-series in d, as the two-layer incremental method does (the softmax of
-``s + d g`` needs only the moments ``sum_c y_c g_c^p``), and the central
-difference keeps its odd terms, ``l(d) - l(-d) = 2 (c1 d + c3 d^3 + c5 d^5)``,
-exact to float64 rounding (see :mod:`kernels.twolayer_numgrad`): every W
-entry then costs a few multiplications per sample.  Where a sigmoid lies on
-the way (the head or a later layer), the same series come from truncated
-power series (degree 5) carried through the layers (:func:`_jets`): an
-Affine combines its inputs' series, a sigmoid composes its own series at
-the cached point with its input's, a ReLU out of reach of its kink passes or
-stops it.  Each shift is recomputed exactly through the layers instead
-where a ReLU kink is within reach or a shift could exceed SERIES_MAX.  Parallel over output
-units (each owns its column of W and its b entry); the decay term's central
-difference
-``0.5 lam ((w + h)^2 - (w - h)^2) / (2 h)`` is added by the caller.
+changed samples only.  Three ways to get ``l_n(+d) - l_n(-d)``, the first
+that applies:
+
+1. Straight line: no head or an active ReLU head, only Affine and ReLU
+   after it, and no ReLU there within reach of its kink (checked per sample
+   and unit with a factor KINK_MARGIN to spare): the logits move along
+   ``s + d g``, g (C,) the unit's tangent.  For shifts ``|d g|`` up to
+   SERIES_MAX = 1e-3 the log-probability is a Taylor series in d whose
+   coefficients need only the moments ``sum_c y_c g_c^p`` (y: the
+   probabilities), and the central difference keeps its odd terms,
+   ``2 (c1 d + c3 d^3 + c5 d^5)``, exact to float64 rounding as in
+   :mod:`kernels.twolayer_numgrad`: a few multiplications per W entry.
+2. Sigmoids on the way (:func:`_jets`): the same odd coefficients from
+   truncated power series (degree 5) carried through the layers: an Affine
+   combines its inputs' series, a sigmoid composes its own series at the
+   cached point with its input's, a ReLU out of reach of its kink passes or
+   stops it.
+3. Otherwise (a ReLU kink within reach, shifts above SERIES_MAX): each shift
+   is carried through the layers exactly, ``act(a + change) - act(a)`` at
+   every activation, and the log-probability recomputed.
+
+Parallel over output units (each owns its column of W and its b entry).  The
+decay term's central difference ``0.5 lam ((w + h)^2 - (w - h)^2) / (2 h)``
+is added by the caller.
 
 Both kernels give the same bits for any thread count: each gradient entry is
 computed by the same instructions on whichever thread it lands.
