@@ -64,7 +64,8 @@ Buffers = namedtuple("Buffers", [
     "wt",      # (P,) each Affine's W transposed (OUT, IN) at its POFF (for dx = dout @ W.T)
     "grad",    # (P,) gradient of theta
     "gloss",   # (MAX_CHUNKS,) float64: per-chunk sums of log-probabilities
-    "wdpart",  # (n_items,) float64: per-item sums of W ** 2 (weight decay)
+    "wdrow",   # (rows of all W,) float64: per-row sums of W ** 2 (weight decay)
+    "xt",      # (N * width,) the Affines' inputs transposed, block by block (dW = x.T @ dout)
 ])
 
 
@@ -83,31 +84,37 @@ def chunk_rows(t, T, n):
 
 
 def work_items(ops, items=ITEMS):
-    """Fixed pieces of the parameter phase: (n_items, 3) int64 rows ``(k, r0, r1)``,
-    rows r0..r1-1 of operation k's ``[W; b]`` (row IN is b).  Each Affine gets a share
-    of ``items`` in proportion to its size, in ranges of whole tiles of 4 rows, and
-    the items are ordered largest first (for a dynamic schedule)."""
+    """Pieces of the parameter phase: (n_items, 4) int64 rows ``(k, r0, r1, w0)``, rows
+    r0..r1-1 of operation k's ``[W; b]`` (row IN is b), whose sums of W ** 2 go to
+    ``wdrow[w0:]``.  Each Affine gets a share of ``items`` in proportion to its size (at
+    least one), in ranges of whole tiles of 4 rows; items are ordered largest first.
+    The partition changes no result (every sum runs over the batch in sample order, the
+    weight-decay sums per row), so the serial kernel takes ``items=1``: one per Affine."""
     ops = np.asarray(ops)
     aff = [k for k in range(ops.shape[0]) if ops[k, KIND] == AFFINE]
     sizes = {k: int(ops[k, IN] + 1) * int(ops[k, OUT]) for k in aff}
     total = sum(sizes.values())
     out = []
+    w0 = 0
     for k in aff:
         rows = int(ops[k, IN]) + 1
-        n = max(1, min(-(-rows // 4), round(items * sizes[k] / total)))
+        n = max(1, min(-(-rows // 4), round(items * sizes[k] / total))) if items > 1 else 1
         bounds = sorted({min(rows, 4 * ((i * -(-rows // 4)) // n)) for i in range(n)} | {rows})
-        out += [(k, r0, r1) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]
+        out += [(k, r0, r1, w0 + r0) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]
+        w0 += rows - 1
     out.sort(key=lambda it: -(it[2] - it[1]) * int(ops[it[0], OUT]))
-    return np.array(out, dtype=np.int64).reshape(-1, 3)
+    return np.array(out, dtype=np.int64).reshape(-1, 4)
 
 
-def make_buffers(ops, width, n_params, batch, dtype, items=None):
+def make_buffers(ops, width, n_params, batch, dtype):
     """Work buffers for batches of up to ``batch`` samples."""
+    ops = np.asarray(ops)
     dt = np.dtype(dtype)
-    n_items = len(work_items(ops)) if items is None else len(items)
+    rows = sum(int(ops[k, IN]) for k in range(ops.shape[0]) if ops[k, KIND] == AFFINE)
     return Buffers(acts=np.empty(batch * width, dt), dacts=np.empty(batch * width, dt),
                    wt=np.empty(n_params, dt), grad=np.empty(n_params, dt),
-                   gloss=np.empty(MAX_CHUNKS, np.float64), wdpart=np.empty(n_items, np.float64))
+                   gloss=np.empty(MAX_CHUNKS, np.float64), wdrow=np.zeros(rows, np.float64),
+                   xt=np.empty(batch * width, dt))
 
 
 # -- formulas on rows ----------------------------------------------------------
@@ -323,12 +330,13 @@ def samples(ops, rows, j0, j1, N, indptr, indices, values, labels, tdense, theta
 
 
 @kernel
-def params_item(ops, k, r0, r1, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
-                kind, hp, t, lam, acts, dacts, direct):
+def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
+                kind, hp, t, lam, acts, dacts, xtb, wdrow, direct):
     """Phase 2 for rows r0..r1-1 of operation k's [W; b]: gradient, weight decay, update,
-    W.T.  Returns the sum of W ** 2 over its rows of W before the update (0 without
-    weight decay).  direct: update operation 0's W in place sample by sample (plain SGD,
-    lam = 0), with no gradient buffer."""
+    W.T.  Writes each row's sum of W ** 2 before the update into wdrow[w0 + row - r0]
+    (w0: the item's first row there; only with weight decay).  xtb: scratch shaped like
+    acts, for the Affines' inputs transposed.  direct: update operation 0's W in
+    place (plain SGD, lam = 0), with no gradient buffer."""
     n_in = ops[k, IN]
     n_out = ops[k, OUT]
     p = ops[k, POFF]
@@ -337,17 +345,23 @@ def params_item(ops, k, r0, r1, rows, N, indptr, indices, values, theta, grad, w
     zero = theta.dtype.type(0.0)
     i0 = p + r0 * n_out
     i1 = p + r1 * n_out
-    W = theta[i0:p + rw * n_out].reshape((rw - r0 if rw > r0 else 0, n_out))
-    G = grad[i0:p + rw * n_out].reshape((rw - r0 if rw > r0 else 0, n_out))
-    wsq = 0.0
+    nr = rw - r0 if rw > r0 else 0
+    W = theta[i0:i0 + nr * n_out].reshape((nr, n_out))
+    G = grad[i0:i0 + nr * n_out].reshape((nr, n_out))
     if lam != 0.0:
-        for i in range(p + r0 * n_out, p + rw * n_out):
-            wsq += theta[i] * theta[i]
-    if rw > r0:
+        for i in range(nr):
+            sq = 0.0
+            wr = W[i]
+            for h in range(n_out):
+                sq += wr[h] * wr[h]
+            wdrow[w0 + i] = sq
+    if nr > 0:
         if k == 0:
+            # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
+            # sample by sample in batch order
             whole = r0 == 0 and rw == n_in
             if direct:
-                # W[d] -= lr * x[n, d] * dout[n], sample by sample, non-zeros only
+                # plain SGD: W[d] -= lr * x[n, d] * dout[n] in place, no gradient buffer
                 lr = theta.dtype.type(hp[LR])
                 for j in range(N):
                     r = rows[j]
@@ -364,7 +378,7 @@ def params_item(ops, k, r0, r1, rows, N, indptr, indices, values, theta, grad, w
                             wr[h] -= c * g[h]
                 i0 = p + n_in * n_out     # only b is left for the optimizer
             else:
-                for i in range(p + r0 * n_out, p + rw * n_out):
+                for i in range(i0, i0 + nr * n_out):
                     grad[i] = zero
                 for j in range(N):
                     r = rows[j]
@@ -380,10 +394,18 @@ def params_item(ops, k, r0, r1, rows, N, indptr, indices, values, theta, grad, w
                         for h in range(n_out):
                             gr[h] += v * g[h]
         else:
-            for i in range(p + r0 * n_out, p + rw * n_out):
+            for i in range(i0, i0 + nr * n_out):
                 grad[i] = zero
-            # dW[r0:rw] = x[:, r0:rw].T @ dout, summed over the batch in sample order
-            mm_rows(block(ops, acts, k - 1, N).T[r0:rw], dout, G, 0, rw - r0)
+            # dW[r0:rw] = x[:, r0:rw].T @ dout, summed over the batch in sample order;
+            # x[:, r0:rw].T copied first into this item's rows of xt (contiguous tiles)
+            x = block(ops, acts, k - 1, N)
+            a = ops[k - 1, AOFF]
+            xt = xtb[N * a + r0 * N:N * a + rw * N].reshape((nr, N))
+            for j in range(N):
+                xr = x[j]
+                for i in range(nr):
+                    xt[i, j] = xr[r0 + i]
+            mm_rows(xt, dout, G, 0, nr)
         if lam != 0.0 and not (k == 0 and direct):
             lam_t = theta.dtype.type(lam)
             for i in range(p + r0 * n_out, p + rw * n_out):
@@ -399,13 +421,12 @@ def params_item(ops, k, r0, r1, rows, N, indptr, indices, values, theta, grad, w
                 gb[h] += g[h]
     if i1 > i0:
         apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1)
-    if k > 0 and rw > r0:
+    if k > 0 and nr > 0:
         WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
         for i in range(r0, rw):
             wr = theta[p + i * n_out:p + (i + 1) * n_out]
             for h in range(n_out):
                 WT[h, i] = wr[h]
-    return wsq
 
 
 @kernel
@@ -425,7 +446,7 @@ def transpose_all(ops, theta, wt):
 
 @kernel
 def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
-                       theta, s1, s2, kind, hp, t0, lam, acts, dacts, wt, grad, gloss, wdpart, losses):
+                       theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
     """``nsteps`` steps on the calling thread; step s uses the data rows
     ``order[start + s * batch:][:batch]`` (the last batch may be shorter), optimizer
     step number ``t0 + s + 1``, and writes its loss before the update into ``losses[s]``.
@@ -448,15 +469,15 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
             gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
                                values, labels, tdense, theta, wt, acts, dacts)
         for i in range(items.shape[0]):
-            wdpart[i] = params_item(ops, items[i, 0], items[i, 1], items[i, 2], rows, N, indptr, indices,
-                                    values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts,
-                                    direct)
-        losses[s] = _loss(gloss, T, wdpart, lam, N)
+            params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
+                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
+                        direct)
+        losses[s] = _loss(gloss, T, wdrow, lam, N)
 
 
 @kernel(parallel=True)
 def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
-                         theta, s1, s2, kind, hp, t0, lam, acts, dacts, wt, grad, gloss, wdpart, losses):
+                         theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
     """Twin of :func:`train_steps_serial`: the chunks of each batch in parallel, then the
     items in parallel.  Same bits as the serial twin on any number of threads."""
     direct = kind == SGD and lam == 0.0
@@ -470,14 +491,14 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
             gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
                                values, labels, tdense, theta, wt, acts, dacts)
         for i in prange(items.shape[0]):
-            wdpart[i] = params_item(ops, items[i, 0], items[i, 1], items[i, 2], rows, N, indptr, indices,
-                                    values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts,
-                                    direct)
-        losses[s] = _loss(gloss, T, wdpart, lam, N)
+            params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
+                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
+                        direct)
+        losses[s] = _loss(gloss, T, wdrow, lam, N)
 
 
 @kernel
-def _loss(gloss, T, wdpart, lam, N):
+def _loss(gloss, T, wdrow, lam, N):
     """Mean cross-entropy from the chunks' sums, plus 0.5 * lam * sum(W ** 2)."""
     s = 0.0
     for c in range(T):
@@ -485,8 +506,8 @@ def _loss(gloss, T, wdpart, lam, N):
     loss = -s / N
     if lam != 0.0:
         w = 0.0
-        for i in range(wdpart.size):
-            w += wdpart[i]
+        for i in range(wdrow.size):
+            w += wdrow[i]
         loss += 0.5 * lam * w
     return loss
 
@@ -570,8 +591,9 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     with ``targets`` (N_data, C) of theta's dtype); order: int64 row numbers;
     theta (P,) C-contiguous; opt_kind, hp (float64 (NHP,)), t0 (steps taken
     before), s1, s2 the optimizer (kernels.optimizers); lam: weight decay;
-    buffers from :func:`make_buffers` for at least ``batch`` samples; items from
-    :func:`work_items`; losses: (>= nsteps,) float64, receives each step's loss.
+    buffers from :func:`make_buffers` for at least ``batch`` samples; items:
+    (serial, parallel) pieces from :func:`work_items` (``work_items(ops, 1)``,
+    ``work_items(ops)``); losses: (>= nsteps,) float64, receives each step's loss.
     ``parallel``: True runs the prange twin, False the serial one (same bits
     either way); None picks the parallel one with more than one numba thread and
     batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
@@ -584,7 +606,8 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     if parallel is None:
         parallel = numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
     fn = train_steps_parallel if parallel else train_steps_serial
-    fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps, batch,
-       theta, s1, s2, opt_kind, hp, t0, float(lam), buffers.acts, buffers.dacts, buffers.wt, buffers.grad,
-       buffers.gloss, buffers.wdpart, losses)
+    b = buffers
+    fn(ops, items[parallel], data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
+       batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
+       b.wdrow, losses)
     return losses[:nsteps]
