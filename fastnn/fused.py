@@ -151,8 +151,7 @@ class Fused:
             self._built_for = key
             width = int(KT.ops_width(ops))
             P = int(max((r[KG.POFF] + r[KG.PLEN] for r in ops if r[KG.PLEN] > 0), default=0))
-            self._plan = {"ops": ops, "width": width, "P": P, "two_layer": _two_layer(ops),
-                          "items": (KT.work_items(ops, 1), KT.work_items(ops))}
+            self._plan = {"ops": ops, "width": width, "P": P, "two_layer": _two_layer(ops), "items": {}}
         return self._plan
 
     def _optimizer(self, plan):
@@ -272,8 +271,12 @@ class Fused:
             KF.train_steps(csr, labels, order, start, nsteps, batch, *self._two_params(), float(hp[KO.LR]),
                            buf, losses, activation=plan["two_layer"], targets=targets, parallel=parallel)
         else:
+            threads = numba.get_num_threads() if parallel else 1
+            items = plan["items"].get(threads)
+            if items is None:
+                items = plan["items"][threads] = KT.work_items(plan["ops"], KT.ITEMS_PER_THREAD * threads)
             KT.train_steps(plan["ops"], csr, labels, order, start, nsteps, batch, self._theta(plan), kind, hp,
-                           int(self.optimizer.t), s1, s2, lam, buf, plan["items"], losses, targets=targets,
+                           int(self.optimizer.t), s1, s2, lam, buf, items, losses, targets=targets,
                            parallel=parallel)
         self.optimizer.t += nsteps
 
