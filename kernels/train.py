@@ -492,13 +492,10 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
         for c in prange(T):
             gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
                                values, labels, tdense, theta, wt, acts, dacts)
-        # items differ in size: hand them out one at a time (numba's default is equal shares)
-        chunk = numba.set_parallel_chunksize(1)
         for i in prange(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                         values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
                         direct)
-        numba.set_parallel_chunksize(chunk)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
 
@@ -616,7 +613,15 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     elif items is None:
         items = work_items(ops, ITEMS_PER_THREAD * numba.get_num_threads())
     b = buffers
-    fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
-       batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
-       b.wdrow, losses)
+    # items differ in size: the parallel kernel hands them out one at a time (numba's default
+    # gives each thread an equal share of the iterations); set here, as numba cannot cache a
+    # kernel that sets it
+    chunk = numba.set_parallel_chunksize(1) if parallel else None
+    try:
+        fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
+           batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
+           b.wdrow, losses)
+    finally:
+        if parallel:
+            numba.set_parallel_chunksize(chunk)
     return losses[:nsteps]
