@@ -121,6 +121,7 @@ class Fused:
         # numba's threads already, so no untimed first call
         self._adaptive_eval = Adaptive(probe_units=2, probe_every=16, warmup=False)
         self._steps_parallel = None     # the steps' current choice, once they have one
+        self._bound = None              # the optimizer whose per-key state flat_state has taken in
 
     # -- what every call starts with ------------------------------------------------------
     def _use_parallel(self, key, batch, adaptive):
@@ -168,7 +169,16 @@ class Fused:
         special = kind == KO.SGD and lam == 0.0 and plan["two_layer"] is not None
         if special:
             return kind, hp, None, None, lam, True
-        s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
+        if self._bound is not opt:
+            # the first call: per-key state the optimizer holds (an update on the layer path, a
+            # loaded checkpoint) moves into its flat state over theta
+            try:
+                s1, s2 = opt.flat_state(plan["P"], self.net.dtype, params=self.net.params)
+            except TypeError:
+                s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
+            self._bound = opt
+        else:
+            s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
         return kind, hp, s1, s2, lam, False
 
     def _theta(self, plan):
