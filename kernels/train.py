@@ -404,9 +404,9 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
             a = ops[k - 1, AOFF]
             xt = xtb[N * a + r0 * N:N * a + rw * N].reshape((nr, N))
             for j in range(N):
-                xr = x[j]
+                xr = x[j, r0:rw]
                 for i in range(nr):
-                    xt[i, j] = xr[r0 + i]
+                    xt[i, j] = xr[i]
             mm_rows(xt, dout, G, 0, nr)
         if lam != 0.0 and not (k == 0 and direct):
             lam_t = theta.dtype.type(lam)
@@ -426,9 +426,9 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
     if i1 > i0:
         apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1)
     if k > 0 and nr > 0:
-        WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
-        for i in range(r0, rw):
-            wr = theta[p + i * n_out:p + (i + 1) * n_out]
+        WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))[:, r0:rw]
+        for i in range(nr):
+            wr = W[i]
             for h in range(n_out):
                 WT[h, i] = wr[h]
 
