@@ -49,14 +49,16 @@ import time
 
 import numpy as np
 
-import kernels as K
-
 from . import _signals
-from ._checks import ShapeError, as_float_array, as_labels, describe, one_of, positive_int
+from ._checks import one_of, positive_int
+from .evaluation import check_data, evaluate, forward_passes
+from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
 from .network import PARAM_NAMES, TwoLayerNet
-from .optimizers import SGD, Adam, Momentum
+from .optimizer_state import load_optimizer_state, optimizer_state
+from .optimizers import SGD
 from .schedules import parse_schedule
 from .splits import check_fraction, stratified_split
+from .stops import TrainingDiverged, TrainingInterrupted
 from .threads import blas_limit, check_environment, check_threads, num_threads
 
 try:  # the fused training step, where this version of fastnn has it
@@ -64,62 +66,16 @@ try:  # the fused training step, where this version of fastnn has it
 except ImportError:
     _fused = None
 
-__all__ = ["SAMPLING", "Trainer", "TrainingDiverged", "TrainingInterrupted", "optimizer_state",
-           "load_optimizer_state"]
+# evaluate, the history keys and the optimizer state live in their own modules and are
+# importable from here too, as before
+__all__ = ["EPOCH_KEYS", "OPTIONAL_KEYS", "SAMPLING", "Trainer", "TrainingDiverged",
+           "TrainingInterrupted", "epoch_keys", "evaluate", "load_optimizer_state", "new_history",
+           "optimizer_state"]
 
 SAMPLING = ("shuffle", "random")
 GRADS = ("backprop", "numerical")
 #: Iterations of the book's run (iters_num), used when neither epochs nor iterations is given.
 BOOK_ITERATIONS = 10000
-#: Per-epoch summaries kept in ``history``, one list entry per epoch.
-EPOCH_KEYS = ("epoch", "iteration", "train_acc", "test_acc", "train_loss", "test_loss", "time")
-#: Per-epoch keys a history holds only when the run uses them: validation figures
-#: (validation_split) and the learning rate of each epoch (lr_schedule).
-OPTIONAL_KEYS = ("val_acc", "val_loss", "lr")
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """A stop signal (SIGINT, SIGTERM, SIGHUP), ``request_stop`` or a callback's
-    KeyboardInterrupt stopped ``fit`` between two batches.
-
-    ``trainer`` is consistent: ``trainer.state_dict()`` resumes the run exactly.
-    ``signum``: the signal's number, or None when no signal stopped it.
-    """
-
-    def __init__(self, trainer, signum=None):
-        super().__init__(f"training stopped after iteration {trainer.iteration}")
-        self.trainer = trainer
-        self.signum = signum
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss of iteration ``iteration`` (counted from 1) was ``loss``, NaN or infinite.
-
-    The trainer's counters stop before the batch (or fused block) that diverged,
-    but its parameters are no longer finite: continue from a saved state instead.
-    ``losses``: the finite batch losses of the fused block before the one that diverged
-    (not in the history, which stops with the counters); empty on the other paths.
-    """
-
-    def __init__(self, trainer, iteration, loss, losses=()):
-        super().__init__(f"training diverged: the loss is {loss} at iteration {iteration}")
-        self.trainer = trainer
-        self.iteration = iteration
-        self.loss = loss
-        self.losses = list(losses)
-
-
-def new_history(extra=()):
-    """An empty history: per-epoch lists (EPOCH_KEYS, then the OPTIONAL_KEYS in ``extra``)
-    and ``loss`` per iteration."""
-    h = {k: [] for k in EPOCH_KEYS + tuple(k for k in OPTIONAL_KEYS if k in extra)}
-    h["loss"] = []
-    return h
-
-
-def epoch_keys(history):
-    """The per-epoch keys of ``history``: EPOCH_KEYS and the OPTIONAL_KEYS it holds."""
-    return EPOCH_KEYS + tuple(k for k in OPTIONAL_KEYS if k in history)
 
 
 class Trainer:
@@ -183,12 +139,12 @@ class Trainer:
         if not isinstance(net, TwoLayerNet):
             raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
         self.net = net
-        self.x_train, self.t_train = _data(net, "x_train", x_train, "t_train", t_train)
+        self.x_train, self.t_train = check_data(net, "x_train", x_train, "t_train", t_train)
         if (x_test is None) != (t_test is None):
             raise ValueError("x_test, t_test: give both or neither")
         self.x_test = self.t_test = None
         if x_test is not None:
-            self.x_test, self.t_test = _data(net, "x_test", x_test, "t_test", t_test)
+            self.x_test, self.t_test = check_data(net, "x_test", x_test, "t_test", t_test)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.validation_split = None
@@ -497,12 +453,12 @@ class Trainer:
     def evaluate(self, x, t):
         """(accuracy, mean loss) of the net on x (N, input_size) and labels or one-hot t,
         checked and converted like the training data, by forward passes only."""
-        x, t = _data(self.net, "x", x, "t", t)
+        x, t = check_data(self.net, "x", x, "t", t)
         return self._evaluate(x, t)
 
     def _evaluate(self, x, t):
-        """evaluate without checks: x and t as ``_data`` returns them."""
-        return _forward_passes(self.net, x, t, self.eval_batch, self._buffers())
+        """evaluate without checks: x and t as ``check_data`` returns them."""
+        return forward_passes(self.net, x, t, self.eval_batch, self._buffers())
 
     def _buffers(self):
         _, H, C = self.net.sizes
@@ -594,102 +550,3 @@ class Trainer:
             self._bad_epochs, self.stopped_early = int(best["bad_epochs"]), bool(best["stopped"])
             self._best_params = None if best["params"] is None else \
                 {k: np.array(best["params"][k], dtype=net.dtype) for k in PARAM_NAMES}
-
-
-def evaluate(net, x, t, batch_size=10000):
-    """(accuracy, mean cross-entropy) of the TwoLayerNet ``net`` on x (N, D) and integer
-    labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
-
-    Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows.
-    """
-    if not isinstance(net, TwoLayerNet):
-        raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
-    batch_size = positive_int("batch_size", batch_size)
-    x, t = _data(net, "x", x, "t", t)
-    return _forward_passes(net, x, t, batch_size)
-
-
-def _forward_passes(net, x, t, batch_size, buffers=None):
-    """evaluate without checks: x (N, D) C-contiguous of the net's dtype, t (N,) intp labels
-    in [0, C); buffers (h, a, y) of at least min(batch_size, N) rows, or None."""
-    p = net.params
-    N = x.shape[0]
-    _, H, C = net.sizes
-    B = min(batch_size, N)
-    h, a, y = buffers if buffers is not None else (
-        np.empty((B, H), net.dtype), np.empty((B, C), net.dtype), np.empty((B, C), net.dtype))
-    act = K.relu if net.activation == "relu" else K.sigmoid
-    correct = 0
-    loss = 0.0
-    for i in range(0, N, B):
-        xc, tc = x[i:i + B], t[i:i + B]
-        n = xc.shape[0]
-        hc, ac, yc = h[:n], a[:n], y[:n]
-        K.affine_forward(xc, p["W1"], p["b1"], hc)
-        act(hc.reshape(-1), hc.reshape(-1))
-        K.affine_forward(hc, p["W2"], p["b2"], ac)
-        loss += K.softmax_loss_labels(ac, tc, yc) * n
-        correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
-    return correct / N, loss / N
-
-
-def _data(net, xname, x, tname, t):
-    """x as a C-contiguous array of the net's dtype, t as intp labels; checked."""
-    D, _, C = net.sizes
-    if not isinstance(x, np.ndarray):
-        x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{xname}: expected (N, {D}) numbers, got {describe(x)}")
-    x = as_float_array(xname, np.ascontiguousarray(x, dtype=net.dtype), shape=(None, D),
-                       dtype=net.dtype)
-    N = x.shape[0]
-    t = t if isinstance(t, np.ndarray) else np.asarray(t)
-    if t.ndim == 2:
-        if t.shape != (N, C):
-            raise ShapeError(f"{tname}: expected ({N},) integer labels or ({N}, {C}) one-hot, "
-                             f"got {describe(t)}")
-        labels = np.argmax(t, axis=1)
-        if not (np.all(np.sum(t, axis=1) == 1) and np.all(t[np.arange(N), labels] == 1)):
-            raise ValueError(f"{tname}: expected one-hot rows (a single 1, zeros elsewhere)")
-        t = labels
-    labels = as_labels(tname, t, N, C)
-    # a private copy: the kernels trust these labels, and the caller's array may change later
-    return x, labels.copy() if np.shares_memory(labels, t) else labels
-
-
-# -- optimizer state, for checkpoints ---------------------------------------
-def optimizer_state(opt):
-    """{"name", "scalars", "arrays"} of an SGD, Momentum or Adam (JSON scalars + arrays)."""
-    name = type(opt).__name__
-    scalars, arrays = {}, {}
-    if isinstance(opt, SGD):
-        scalars = {"lr": opt.lr}
-    elif isinstance(opt, Momentum):
-        scalars = {"lr": opt.lr, "momentum": opt.momentum}
-        if opt.v is not None:
-            arrays = {f"v.{k}": v.copy() for k, v in opt.v.items()}
-    elif isinstance(opt, Adam):
-        scalars = {"lr": opt.lr, "beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
-                   "iter": opt.iter}
-        if opt.m is not None:
-            arrays = {f"m.{k}": v.copy() for k, v in opt.m.items()}
-            arrays.update({f"v.{k}": v.copy() for k, v in opt.v.items()})
-    else:
-        scalars = None  # unknown optimizer: its state is not saved
-    return {"name": name, "scalars": scalars, "arrays": arrays}
-
-
-def load_optimizer_state(opt, state):
-    """Restore what optimizer_state saved into an optimizer of the same kind."""
-    if state["name"] != type(opt).__name__:
-        raise ValueError(f"state: optimizer {state['name']} saved, the trainer has {type(opt).__name__}")
-    if state["scalars"] is None:
-        return
-    for key, value in state["scalars"].items():
-        setattr(opt, key, value)
-    groups = {}
-    for key, arr in state["arrays"].items():
-        group, name = key.split(".", 1)
-        groups.setdefault(group, {})[name] = np.array(arr)
-    for group, values in groups.items():
-        setattr(opt, group, values)

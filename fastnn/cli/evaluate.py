@@ -79,7 +79,7 @@ def run(args):
 def _run(args):
     from ..checkpoint import load_net, load_params
     from ..datasets import load
-    from ..trainer import evaluate, _data
+    from ..evaluation import check_data as _data, evaluate
 
     path = Path(args.weights)
     if path.is_dir():
