@@ -3,21 +3,34 @@ into what the kernels take (x of the net's dtype, t as integer labels)."""
 import numpy as np
 
 import kernels as K
+import kernels.graph as KG
 
 from ._checks import ShapeError, as_float_array, as_labels, describe, positive_int
 from .network import TwoLayerNet
 
-__all__ = ["evaluate", "forward_passes", "check_data"]
+__all__ = ["check_data", "check_network", "eval_buffers", "evaluate", "forward_passes"]
+
+#: What the evaluator, the trainer and the files need of a network built from a description.
+DESCRIPTION_ATTRIBUTES = ("ops", "theta", "params", "sizes", "dtype", "check_params")
+
+
+def check_network(net, name="net"):
+    """``net`` if it is a TwoLayerNet or a network built from a description (``ops``,
+    ``theta``, ``params``, ``sizes``, ``dtype``: MultiLayerNet and the like), else TypeError."""
+    if isinstance(net, TwoLayerNet) or all(hasattr(net, a) for a in DESCRIPTION_ATTRIBUTES):
+        return net
+    raise TypeError(f"{name}: expected a TwoLayerNet or a network built from a description "
+                    f"(such as MultiLayerNet), got {type(net).__name__}")
 
 
 def evaluate(net, x, t, batch_size=10000):
-    """(accuracy, mean cross-entropy) of the TwoLayerNet ``net`` on x (N, D) and integer
-    labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
+    """(accuracy, mean cross-entropy) of ``net`` (TwoLayerNet or MultiLayerNet) on x (N, D) and
+    integer labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
 
-    Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows.
+    Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows. The loss
+    is the cross-entropy alone (no weight-decay term), comparable across networks.
     """
-    if not isinstance(net, TwoLayerNet):
-        raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
+    check_network(net)
     batch_size = positive_int("batch_size", batch_size)
     x, t = check_data(net, "x", x, "t", t)
     return forward_passes(net, x, t, batch_size)
@@ -25,13 +38,15 @@ def evaluate(net, x, t, batch_size=10000):
 
 def forward_passes(net, x, t, batch_size, buffers=None):
     """evaluate without checks: x (N, D) C-contiguous of the net's dtype, t (N,) intp labels
-    in [0, C); buffers (h, a, y) of at least min(batch_size, N) rows, or None."""
-    p = net.params
+    in [0, C); buffers from eval_buffers(net, rows) with rows >= min(batch_size, N), or None."""
     N = x.shape[0]
-    _, H, C = net.sizes
     B = min(batch_size, N)
-    h, a, y = buffers if buffers is not None else (
-        np.empty((B, H), net.dtype), np.empty((B, C), net.dtype), np.empty((B, C), net.dtype))
+    if buffers is None:
+        buffers = eval_buffers(net, B)
+    if not isinstance(net, TwoLayerNet):
+        return _description_passes(net, x, t, B, buffers)
+    p = net.params
+    h, a, y = buffers
     act = K.relu if net.activation == "relu" else K.sigmoid
     correct = 0
     loss = 0.0
@@ -47,9 +62,37 @@ def forward_passes(net, x, t, batch_size, buffers=None):
     return correct / N, loss / N
 
 
+def _description_passes(net, x, t, B, acts):
+    """forward_passes of a network built from a description: kernels.graph.forward over
+    chunks of B rows, then accuracy and the book's cross-entropy of the probabilities."""
+    net.check_params()
+    N = x.shape[0]
+    width = int(net.ops[:, KG.OUT].sum())
+    correct = 0
+    loss = 0.0
+    for i in range(0, N, B):
+        xc, tc = x[i:i + B], t[i:i + B]
+        n = xc.shape[0]
+        y = KG.forward(net.ops, net.theta, xc, acts[:n * width])
+        loss += K.cross_entropy_labels(y, tc) * n
+        correct += int(np.count_nonzero(np.argmax(y, axis=1) == tc))
+    return correct / N, loss / N
+
+
+def eval_buffers(net, rows):
+    """Work buffers of forward_passes for chunks of up to ``rows`` samples: (h, a, y) for a
+    TwoLayerNet, the activation buffer (rows * width,) for a description."""
+    if isinstance(net, TwoLayerNet):
+        _, H, C = net.sizes
+        return (np.empty((rows, H), net.dtype), np.empty((rows, C), net.dtype),
+                np.empty((rows, C), net.dtype))
+    width = int(net.ops[:, KG.OUT].sum())
+    return np.empty(rows * width, net.dtype)
+
+
 def check_data(net, xname, x, tname, t):
     """x as a C-contiguous array of the net's dtype, t as intp labels; checked."""
-    D, _, C = net.sizes
+    D, C = net.sizes[0], net.sizes[-1]
     if not isinstance(x, np.ndarray):
         x = np.asarray(x)
     if x.dtype.kind not in "biuf":

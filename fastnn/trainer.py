@@ -1,4 +1,4 @@
-"""Mini-batch training of a TwoLayerNet, as in the book's training loop, made repeatable.
+"""Mini-batch training of a network, as in the book's training loop, made repeatable.
 
     trainer = Trainer(net, x_train, t_train, x_test, t_test, lr=0.1, batch_size=100,
                       iterations=10000, seed=0)
@@ -44,6 +44,7 @@ the start of every epoch and records it as ``lr``.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 
@@ -51,9 +52,10 @@ import numpy as np
 
 from . import _signals
 from ._checks import one_of, positive_int
-from .evaluation import check_data, evaluate, forward_passes
+from .architecture import network_record
+from .evaluation import check_data, check_network, eval_buffers, evaluate, forward_passes
 from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
-from .network import PARAM_NAMES, TwoLayerNet
+from .network import TwoLayerNet
 from .optimizer_state import load_optimizer_state, optimizer_state
 from .optimizers import SGD
 from .schedules import parse_schedule
@@ -81,7 +83,8 @@ BOOK_ITERATIONS = 10000
 class Trainer:
     """Train ``net`` on (x_train, t_train) with mini-batch gradient descent.
 
-    net: a TwoLayerNet; the data are converted once to its dtype.
+    net: a TwoLayerNet or a network built from a description (MultiLayerNet); the data
+        are converted once to its dtype.
     x_train: (N, input_size) numbers; t_train: (N,) integer labels or (N, C) one-hot.
     x_test, t_test: evaluated at the end of every epoch (optional, both or neither).
     optimizer: anything with ``update(params, grads)``; default SGD(lr). ``lr`` is
@@ -93,8 +96,11 @@ class Trainer:
     sampling: "shuffle" or "random" (see the module docstring).
     grad: "backprop" or "numerical" (``net.numerical_gradient(x, t, method=
         numerical_method)``, far slower; for checking and teaching).
-    fused: use fastnn.fused's training step for backprop + SGD when available
-        (None: when available; True: required; False: never).
+    fused: use fastnn.fused's training step for backprop when it applies: Fused(net,
+        optimizer) for any description and any fastnn optimizer (versions without it:
+        FusedSGD, the two-layer net with plain SGD). None: where it applies; True: required
+        (ValueError saying why it does not apply); False: never. ``step_kind`` says which
+        path runs and ``step_note`` why the fused one does not.
     seed: seed of the ``np.random.default_rng`` that draws the batches.
     threads: numba threads during ``fit``, in [1, cores] (None keeps the current count);
         on the layer and numerical paths 1 whenever blas_threads is None or above 1 (one
@@ -136,9 +142,7 @@ class Trainer:
                  threads=None, blas_threads=1, eval_batch=10000, steps_per_call=None,
                  callbacks=(), handle_signals=True, validation_split=None,
                  early_stopping=None, lr_schedule=None, eval_test_each_epoch=False):
-        if not isinstance(net, TwoLayerNet):
-            raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
-        self.net = net
+        self.net = check_network(net)
         self.x_train, self.t_train = check_data(net, "x_train", x_train, "t_train", t_train)
         if (x_test is None) != (t_test is None):
             raise ValueError("x_test, t_test: give both or neither")
@@ -205,10 +209,12 @@ class Trainer:
                              "which this version of fastnn does not have")
         if fused not in (None, True, False):
             raise ValueError(f"fused: expected None, True or False, got {fused!r}")
+        #: Why the fused step is not used ("" when it is, or for numerical gradients).
+        self.step_note = ""
         self._fused = None
-        if grad == "backprop" and type(optimizer) is SGD and fused is not False \
-                and _fused is not None and hasattr(_fused, "FusedSGD"):
-            self._fused = _fused.FusedSGD(net, optimizer.lr)
+        if grad == "backprop":
+            self._fused, self.step_note = _fused_step(net, optimizer, fused)
+        if self._fused is not None:
             # the training set compressed once; batches are then row numbers
             self._fused_data = self._fused.prepare(self.x_train, self.t_train)
             self._fused_test = (None if self.x_test is None
@@ -216,8 +222,8 @@ class Trainer:
             self._fused_val = (None if self.x_val is None
                                else self._fused.prepare(self.x_val, self.t_val))
         if fused is True and self._fused is None:
-            raise ValueError("fused: the fused step needs grad='backprop', plain SGD and "
-                             "fastnn.fused, which this version of fastnn does not have")
+            raise ValueError(f"fused: the fused step does not apply: "
+                             f"{self.step_note or 'it needs grad=backprop'}")
         #: "fused", "layers" or "numerical": how ``_step`` computes an iteration.
         self.step_kind = ("numerical" if grad == "numerical"
                           else "fused" if self._fused is not None else "layers")
@@ -271,7 +277,7 @@ class Trainer:
             grads = net.numerical_gradient(x, t, method=self.numerical_method)
         else:
             grads = net.gradient(x, t)
-            loss = net._last.loss
+            loss = _last_loss(net, x, t)
         self.optimizer.update(net.params, grads)
         return float(loss)
 
@@ -376,7 +382,7 @@ class Trainer:
 
     def _set_lr(self, lr):
         self.optimizer.lr = float(lr)
-        if self._fused is not None:
+        if self._fused is not None and hasattr(self._fused, "lr"):     # FusedSGD keeps its own
             self._fused.lr = float(lr)
 
     def _eval_set(self, which, loss=True):
@@ -429,7 +435,7 @@ class Trainer:
             return
         if val_loss < self._best_loss:
             self._best_loss, self.best_epoch, self._bad_epochs = val_loss, self.epoch + 1, 0
-            self._best_params = {k: self.net.params[k].copy() for k in PARAM_NAMES}
+            self._best_params = {k: v.copy() for k, v in self.net.params.items()}
             return
         self._bad_epochs += 1
         if self._bad_epochs >= self.early_stopping:
@@ -437,8 +443,8 @@ class Trainer:
             self.stopped_early = True
 
     def _restore_best(self):
-        for k in PARAM_NAMES:
-            self.net.params[k][...] = self._best_params[k]
+        for k, v in self._best_params.items():
+            self.net.params[k][...] = v
 
     def _notify(self, event):
         for cb in self.callbacks:
@@ -461,14 +467,11 @@ class Trainer:
         return forward_passes(self.net, x, t, self.eval_batch, self._buffers())
 
     def _buffers(self):
-        _, H, C = self.net.sizes
         B = min(self.eval_batch, max(x.shape[0] for x in (self.x_train, self.x_test, self.x_val)
                                      if x is not None))
-        buf = self._eval_buffers
-        if buf is None or buf[0].shape != (B, H):
-            dt = self.net.dtype
-            buf = self._eval_buffers = (np.empty((B, H), dt), np.empty((B, C), dt), np.empty((B, C), dt))
-        return buf
+        if self._eval_buffers is None or self._eval_buffers[0] != B:
+            self._eval_buffers = (B, eval_buffers(self.net, B))
+        return self._eval_buffers[1]
 
     # -- checkpoints -------------------------------------------------------
     def config(self):
@@ -491,10 +494,9 @@ class Trainer:
         """Everything needed to continue this run exactly: a dict of JSON-compatible
         values plus numpy arrays (params, optimizer state, the epoch's order)."""
         net = self.net
-        D, H, C = net.sizes
         return {
-            "net": {"sizes": [D, H, C], "activation": net.activation, "dtype": net.dtype.name},
-            "params": {k: net.params[k].copy() for k in PARAM_NAMES},
+            "net": network_record(net),
+            "params": {k: v.copy() for k, v in net.params.items()},
             "optimizer": optimizer_state(self.optimizer),
             "counters": {"iteration": self.iteration, "epoch": self.epoch, "pos": self._pos,
                          "epoch_time": self._epoch_time},
@@ -519,18 +521,23 @@ class Trainer:
             if mine[key] != saved[key]:
                 raise ValueError(f"state: saved with {key}={saved[key]!r}, this trainer has {mine[key]!r}")
         net = self.net
-        D, H, C = net.sizes
-        if list(state["net"]["sizes"]) != [D, H, C] or state["net"]["activation"] != net.activation \
-                or state["net"]["dtype"] != net.dtype.name:
-            raise ValueError(f"state: saved for a {state['net']} network, not "
-                             f"{[D, H, C]} {net.activation} {net.dtype.name}")
+        mine = network_record(net)
+        if _json(state["net"]) != _json(mine):
+            raise ValueError(f"state: saved for the network {_json(state['net'])}, not {mine}")
         c = state["counters"]
         if not 0 <= c["pos"] < self.steps_per_epoch or c["iteration"] > self.total_steps:
             raise ValueError(f"state: counters {c} do not fit a run of {self.total_steps} iterations")
-        for k in PARAM_NAMES:
-            net.params[k][...] = state["params"][k]
+        saved = state["params"]
+        if set(saved) != set(net.params):
+            raise ValueError(f"state: parameters {', '.join(saved)} saved, the network has "
+                             f"{', '.join(net.params)}")
+        for k, v in net.params.items():
+            if np.shape(saved[k]) != v.shape:
+                raise ValueError(f"state: {k} saved as {np.shape(saved[k])}, the network's is {v.shape}")
+            v[...] = saved[k]
         load_optimizer_state(self.optimizer, state["optimizer"])
-        if self._fused is not None and isinstance(getattr(self.optimizer, "lr", None), float):
+        if self._fused is not None and hasattr(self._fused, "lr") and \
+                isinstance(getattr(self.optimizer, "lr", None), float):
             self._fused.lr = self.optimizer.lr      # a scheduled lr, saved mid-epoch
         self.iteration, self.epoch, self._pos = int(c["iteration"]), int(c["epoch"]), int(c["pos"])
         self._epoch_time = float(c["epoch_time"])
@@ -549,4 +556,41 @@ class Trainer:
             self.best_epoch, self._best_loss = best["epoch"], float(best["loss"])
             self._bad_epochs, self.stopped_early = int(best["bad_epochs"]), bool(best["stopped"])
             self._best_params = None if best["params"] is None else \
-                {k: np.array(best["params"][k], dtype=net.dtype) for k in PARAM_NAMES}
+                {k: np.array(best["params"][k], dtype=net.dtype) for k in net.params}
+
+
+def _json(d):
+    """d as it reads back from a file's JSON metadata (tuples as lists), for comparisons."""
+    return json.loads(json.dumps(d))
+
+
+def _last_loss(net, x, t):
+    """The batch loss of the ``net.gradient(x, t)`` just computed: the SoftmaxWithLoss
+    layer's (TwoLayerNet) or, where the net does not keep it, ``net.loss(x, t)``."""
+    last = getattr(net, "_last", None)
+    if last is not None and getattr(last, "loss", None) is not None:
+        return last.loss
+    return net.loss(x, t)
+
+
+def _fused_step(net, optimizer, fused):
+    """(the fused step for net and optimizer, or None; why not, "" when it applies).
+
+    fastnn.fused.Fused takes any description and any fastnn optimizer; FusedSGD (versions
+    without Fused) the TwoLayerNet with plain SGD only. fused=False: never."""
+    if fused is False:
+        return None, "fused=False"
+    if _fused is None:
+        return None, "this version of fastnn has no fused training step"
+    if hasattr(_fused, "Fused"):
+        if not hasattr(optimizer, "kind"):
+            return None, (f"the optimizer {type(optimizer).__name__} has no fused update "
+                          "(not one of fastnn.optimizers)")
+        try:
+            return _fused.Fused(net, optimizer), ""
+        except (TypeError, ValueError) as e:
+            return None, f"the fused step does not take this network or optimizer ({e})"
+    if type(optimizer) is SGD and isinstance(net, TwoLayerNet) and hasattr(_fused, "FusedSGD"):
+        return _fused.FusedSGD(net, optimizer.lr), ""
+    return None, (f"the fused step of this version of fastnn takes the two-layer net with plain "
+                  f"SGD only, not {type(net).__name__} with {type(optimizer).__name__}")

@@ -15,6 +15,8 @@ def apply_saved(args, saved, ckpt, state):
     if not isinstance(saved, dict) or set(saved) != set(RUN_DEFAULTS):
         raise ValueError(f"--resume {ckpt}: the checkpoint does not record the training options")
     more_iterations, more_epochs = args.iterations, args.epochs
+    if isinstance(saved.get("hidden"), int):
+        saved["hidden"] = [saved["hidden"]]         # one width, as recorded before --hidden H,H
     for key, value in saved.items():
         given = getattr(args, key)
         if key in ("epochs", "iterations"):

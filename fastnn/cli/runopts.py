@@ -3,25 +3,30 @@ uses for them, and the argparse types of the run's own options. On --resume they
 the checkpoint (see fastnn.cli.resume)."""
 import argparse
 
+from .netopts import NETWORK_DEFAULTS, OPTIMIZER_DEFAULTS
+from .netopts import OPTION_NAMES as NETWORK_OPTION_NAMES
+
 #: Settings that define a run, with their defaults. On --resume they come from the
 #: checkpoint; giving one with another value is an error (--epochs and --iterations
 #: then say how much longer to train).
 RUN_DEFAULTS = {
     "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": "incremental",
-    "activation": "sigmoid", "hidden": 50, "epochs": None, "iterations": None, "batch_size": 100,
-    "lr": 0.1, "dtype": "float32", "seed": None, "sampling": "shuffle",
+    **NETWORK_DEFAULTS, **OPTIMIZER_DEFAULTS,
+    "epochs": None, "iterations": None, "batch_size": 100, "dtype": "float32", "seed": None,
+    "sampling": "shuffle",
     "validation": None, "early_stopping": None, "lr_schedule": None, "eval_test_each_epoch": False,
 }
 #: Options added after the first checkpoints were written: a checkpoint without them
 #: recorded a run that did not use them.
-LATER_OPTIONS = ("validation", "early_stopping", "lr_schedule", "eval_test_each_epoch")
+LATER_OPTIONS = ("validation", "early_stopping", "lr_schedule", "eval_test_each_epoch",
+                 "weight_init", "weight_decay", "optimizer", "momentum", "beta1", "beta2")
 #: Iterations when neither --epochs nor --iterations is given: about 5 s on two cores,
 #: 0.90-0.91 test accuracy on the bundled sample. The book's run is --iterations 10000.
 DEFAULT_ITERATIONS = 3000
 #: Python argument names in the library's messages, and the options that set them.
-OPTION_NAMES = {"batch_size": "--batch-size", "hidden_size": "--hidden", "threads": "--threads",
+OPTION_NAMES = {**NETWORK_OPTION_NAMES, "batch_size": "--batch-size", "threads": "--threads",
                 "data_dir": "--data-dir", "iterations": "--iterations", "epochs": "--epochs",
-                "seed": "--seed", "lr": "--lr", "validation_split": "--validation",
+                "seed": "--seed", "validation_split": "--validation",
                 "early_stopping": "--early-stopping", "lr_schedule": "--lr-schedule"}
 MAX_SEED = 2**64 - 1
 

@@ -1,4 +1,5 @@
-"""``fastnn train``: train the book's two-layer network and write the results to a directory.
+"""``fastnn train``: train a network (by default the book's two-layer one) and write the results
+to a directory.
 
 The run folder (``--out``) ends up holding weights.npz, history.json,
 history.csv, history.jsonl, accuracy.png, loss.png and checkpoint.npz (the
@@ -20,6 +21,10 @@ from pathlib import Path
 from .._signals import SignalInterrupt, exit_status, signal_name
 from . import option_error, positive
 from .checkpointer import CHECKPOINT_SECONDS, Checkpointer
+from .netopts import (add_network_options, add_optimizer_options, check_optimizer_args,
+                      default_lr, describe_network, describe_optimizer, hyper_parameters,
+                      is_two_layer, multilayer_class, network_from_args, optimizer_class,
+                      optimizer_from_args, weight_init_of)
 from .endings import EXIT_DIVERGED, EXIT_NOT_SAVED, diverged, interrupted, not_saved
 from .progress import EpochPrinter, Progress, plural, secs
 from .resume import apply_saved, saved_args_of
@@ -36,9 +41,12 @@ __all__ = ["CHECKPOINT", "DEFAULT_ITERATIONS", "EXIT_DIVERGED", "EXIT_NOT_SAVED"
 
 def register(sub):
     p = sub.add_parser(
-        "train", help="train the two-layer network (MNIST, or the bundled sample offline)",
-        description="Train TwoLayerNet(784, HIDDEN, 10) with mini-batch SGD, as in the book, and "
-                    "write weights, history and plots to an output directory. Without --epochs or "
+        "train", help="train a network (MNIST, or the bundled sample offline)",
+        description="Train a network on images with mini-batches and write weights, history and "
+                    "plots to an output directory. By default the book's run: TwoLayerNet(784, 50, "
+                    "10), sigmoid, SGD lr 0.1; --hidden 100,100,100 --activation relu "
+                    "--optimizer adam and the like build deeper networks and other optimizers "
+                    "(MultiLayerNet, fastnn.optimizers). Without --epochs or "
                     f"--iterations it runs {DEFAULT_ITERATIONS} iterations; the book's run is "
                     "--iterations 10000 (with --dtype float64 for the book's arithmetic).",
         epilog="Ctrl-C, SIGTERM and SIGHUP stop after the current step and save a checkpoint "
@@ -49,9 +57,9 @@ def register(sub):
                    help="mnist (default): cached or downloaded MNIST, else the bundled sample")
     d.add_argument("--data-dir", metavar="DIR", help="directory holding the four IDX files")
     d.add_argument("--no-download", action="store_true", help="never use the network")
-    n = p.add_argument_group("network and training")
-    n.add_argument("--activation", choices=("sigmoid", "relu"), help="hidden activation (sigmoid)")
-    n.add_argument("--hidden", type=positive(int), metavar="H", help="hidden units (50)")
+    add_network_options(p, fill=False)     # filled in by _run, or by --resume from the checkpoint
+    add_optimizer_options(p, fill=False)
+    n = p.add_argument_group("training")
     n.add_argument("--grad", choices=("backprop", "numerical"), help="how to get gradients (backprop)")
     n.add_argument("--numerical-method", choices=("incremental", "full"),
                    help="numerical gradient algorithm (incremental)")
@@ -61,7 +69,6 @@ def register(sub):
     length.add_argument("--iterations", type=positive(int), metavar="N",
                         help=f"train N mini-batches ({DEFAULT_ITERATIONS}; with --resume: N more)")
     n.add_argument("--batch-size", type=positive(int), metavar="B", help="samples per batch (100)")
-    n.add_argument("--lr", type=positive(float), help="learning rate (0.1)")
     n.add_argument("--sampling", choices=("shuffle", "random"),
                    help="shuffle: each sample once per epoch (default); random: the book's "
                         "batches drawn with replacement")
@@ -115,7 +122,6 @@ def _run(args, stop):
 
     from ..checkpoint import CheckpointError, load_checkpoint
     from ..datasets import load
-    from ..network import TwoLayerNet
     from ..runfolder import HistoryLog, RunFolder
     from ..trainer import Trainer, TrainingDiverged, TrainingInterrupted
 
@@ -132,6 +138,7 @@ def _run(args, stop):
         out = Path(args.out) if args.out is not None else ckpt.parent
         in_place = out.is_dir() and os.path.samefile(out, ckpt.parent)
         check_out(out, args.force or in_place)
+        lr_given = True
     else:
         for key, value in RUN_DEFAULTS.items():
             if getattr(args, key) is None:
@@ -143,26 +150,37 @@ def _run(args, stop):
         if args.early_stopping is not None and args.validation is None:
             raise ValueError("--early-stopping: needs --validation FRACTION (it watches the "
                              "validation loss)")
+        lr_given = args.lr is not None
+        if args.lr is None:
+            args.lr = default_lr(args.optimizer)
+        args.weight_init = weight_init_of(args)     # recorded as used
         if args.data_dir is not None:   # recorded for evaluate, from wherever it runs
             args.data_dir = os.path.abspath(args.data_dir)
         out = Path(args.out) if args.out is not None else new_run_dir()
         in_place = False
         check_out(out, args.force)
 
+    check_optimizer_args(args)      # bad input stops before any data are read
+    optimizer_class(args.optimizer)
+    if not is_two_layer(args):
+        multilayer_class()
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     with RunFolder(out) as folder:
         data = load(args.dataset, data_dir=args.data_dir,
                     download=False if args.no_download else None, dtype=args.dtype)
         args.dataset = data.name  # what was loaded: a resumed run must use the same data
         say(f"data: {data.describe()}")
-        net = TwoLayerNet(data.train[0].shape[1], args.hidden, len(data.classes),
-                          activation=args.activation, dtype=args.dtype, seed=args.seed)
+        net = network_from_args(args, data.train[0].shape[1], len(data.classes),
+                                dtype=args.dtype, seed=args.seed)
+        optimizer = optimizer_from_args(args)
+        for key, value in hyper_parameters(optimizer).items():
+            setattr(args, key, value)           # recorded as used
         progress = Progress() if not args.quiet and sys.stderr.isatty() else None
         # a progress bar redrawn every 10 steps; otherwise 100 steps per call
         per_call = 10 if progress else 100
         if args.checkpoint_every:
             per_call = min(per_call, args.checkpoint_every)
-        trainer = Trainer(net, *data.train, *data.test, lr=args.lr, batch_size=args.batch_size,
+        trainer = Trainer(net, *data.train, *data.test, optimizer=optimizer, batch_size=args.batch_size,
                           epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                           grad=args.grad, numerical_method=args.numerical_method,
                           seed=trainer_seed(args.seed), threads=args.threads, steps_per_call=per_call,
@@ -184,11 +202,11 @@ def _run(args, stop):
         stop.on_stop = trainer.request_stop
         if stop.signum is not None:                      # came while the data were loading
             trainer.request_stop(stop.signum)
-        D, H, C = net.sizes
-        say(f"network {D}-{H}-{C} {args.activation} {args.dtype}, SGD lr {args.lr:g}, batch "
-            f"{args.batch_size}, {trainer.total_steps} iterations = "
+        say(f"network {describe_network(net, args)}; {describe_optimizer(optimizer, lr_given)}")
+        path = trainer.step_kind + (f": {trainer.step_note}" if trainer.step_note else "")
+        say(f"batch {args.batch_size}, {trainer.total_steps} iterations = "
             f"{plural(trainer.epochs, 'epoch')} of {trainer.steps_per_epoch} ({args.sampling}), "
-            f"{args.grad} ({trainer.step_kind}), seed {args.seed}")
+            f"{args.grad} ({path}), seed {args.seed}")
         if trainer.x_val is not None:
             say(f"validation: {len(trainer.x_val)} of the {len(trainer.x_val) + len(trainer.x_train)} "
                 f"training images held out (stratified, seed {args.seed}); the test set is "
