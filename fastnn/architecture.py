@@ -8,11 +8,13 @@ A TwoLayerNet of a version without descriptions is recorded as
 as TwoLayerNet. Any other network records ``net.architecture()`` and is rebuilt by
 ``from_architecture``.
 """
+import json
+
 import numpy as np
 
 from ._checks import describe
 
-__all__ = ["check_arrays", "network_from_record", "network_record"]
+__all__ = ["check_arrays", "network_from_record", "network_record", "same_architecture"]
 
 #: The keys of the two-layer record written before networks had descriptions.
 TWO_LAYER_KEYS = {"sizes", "activation", "dtype"}
@@ -29,6 +31,21 @@ def network_record(net):
 def is_two_layer_record(record):
     return isinstance(record, dict) and set(record) == TWO_LAYER_KEYS and \
         len(record["sizes"]) == 3
+
+
+def same_architecture(record, net):
+    """Whether ``record`` (read from a file) describes ``net``'s architecture."""
+    mine = network_record(net)
+    if is_two_layer_record(record):      # written before architectures were recorded
+        return type(net).__name__ == "TwoLayerNet" and \
+            not getattr(net, "weight_decay_lambda", 0.0) and \
+            all(_json(record[k]) == _json(mine[k]) for k in TWO_LAYER_KEYS)
+    return _json(record) == _json(mine)
+
+
+def _json(d):
+    """d as it reads back from a file's JSON metadata (tuples as lists)."""
+    return json.loads(json.dumps(d))
 
 
 def network_from_record(record):

@@ -28,7 +28,7 @@ def evaluate(net, x, t, batch_size=10000):
     integer labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
 
     Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows. The loss
-    is the cross-entropy alone (no weight-decay term), comparable across networks.
+    is ``net.loss``'s: the mean cross-entropy plus the weight-decay term, if any.
     """
     check_network(net)
     batch_size = positive_int("batch_size", batch_size)
@@ -59,7 +59,7 @@ def forward_passes(net, x, t, batch_size, buffers=None):
         K.affine_forward(hc, p["W2"], p["b2"], ac)
         loss += K.softmax_loss_labels(ac, tc, yc) * n
         correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
-    return correct / N, loss / N
+    return correct / N, loss / N + weight_decay_term(net)
 
 
 def _description_passes(net, x, t, B, acts):
@@ -76,7 +76,13 @@ def _description_passes(net, x, t, B, acts):
         y = KG.forward(net.ops, net.theta, xc, acts[:n * width])
         loss += K.cross_entropy_labels(y, tc) * n
         correct += int(np.count_nonzero(np.argmax(y, axis=1) == tc))
-    return correct / N, loss / N
+    return correct / N, loss / N + weight_decay_term(net)
+
+
+def weight_decay_term(net):
+    """0.5 * lambda * sum of W**2 over every W of ``net`` (0.0 without weight decay)."""
+    lam = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
+    return 0.5 * lam * float(KG.weight_sq_sum(net.ops, net.theta)) if lam else 0.0
 
 
 def eval_buffers(net, rows):

@@ -44,7 +44,6 @@ the start of every epoch and records it as ``lr``.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
 
@@ -52,7 +51,7 @@ import numpy as np
 
 from . import _signals
 from ._checks import one_of, positive_int
-from .architecture import network_record
+from .architecture import network_record, same_architecture
 from .evaluation import check_data, check_network, eval_buffers, evaluate, forward_passes
 from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
 from .network import TwoLayerNet
@@ -521,9 +520,9 @@ class Trainer:
             if mine[key] != saved[key]:
                 raise ValueError(f"state: saved with {key}={saved[key]!r}, this trainer has {mine[key]!r}")
         net = self.net
-        mine = network_record(net)
-        if _json(state["net"]) != _json(mine):
-            raise ValueError(f"state: saved for the network {_json(state['net'])}, not {mine}")
+        if not same_architecture(state["net"], net):
+            raise ValueError(f"state: saved for the network {state['net']}, not "
+                             f"{network_record(net)}")
         c = state["counters"]
         if not 0 <= c["pos"] < self.steps_per_epoch or c["iteration"] > self.total_steps:
             raise ValueError(f"state: counters {c} do not fit a run of {self.total_steps} iterations")
@@ -559,18 +558,11 @@ class Trainer:
                 {k: np.array(best["params"][k], dtype=net.dtype) for k in net.params}
 
 
-def _json(d):
-    """d as it reads back from a file's JSON metadata (tuples as lists), for comparisons."""
-    return json.loads(json.dumps(d))
-
-
 def _last_loss(net, x, t):
-    """The batch loss of the ``net.gradient(x, t)`` just computed: the SoftmaxWithLoss
-    layer's (TwoLayerNet) or, where the net does not keep it, ``net.loss(x, t)``."""
-    last = getattr(net, "_last", None)
-    if last is not None and getattr(last, "loss", None) is not None:
-        return last.loss
-    return net.loss(x, t)
+    """The batch loss (with the weight-decay term) of the ``net.gradient(x, t)`` just
+    computed: ``net.last_loss`` where the network keeps it, else ``net.loss(x, t)``."""
+    loss = getattr(net, "last_loss", None)
+    return loss if loss is not None else net.loss(x, t)
 
 
 def _fused_step(net, optimizer, fused):

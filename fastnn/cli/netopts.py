@@ -7,8 +7,7 @@
 
 Defaults are the book's training run (ch. 4): one hidden layer of 50 sigmoid units, weights
 drawn with std 0.01, SGD with lr 0.1. A hidden list of one width builds the book's TwoLayerNet
-(unless an initialisation by name or a weight decay asks for more); a longer one a
-MultiLayerNet. Without --lr each optimizer takes its own default (the book's: 0.01, Adam
+(unless an initialisation by name asks for MultiLayerNet's); a longer one a MultiLayerNet. Without --lr each optimizer takes its own default (the book's: 0.01, Adam
 0.001; SGD 0.1 as in the book's training run). Bad values stop argparse with one message
 naming the option. New options (dropout, batch normalization) join the NETWORK group here, so
 every subcommand that builds a network gets them at once.
@@ -16,6 +15,8 @@ every subcommand that builds a network gets them at once.
 import argparse
 import inspect
 import math
+
+from . import positive
 
 #: Hidden activations, initialisations by name and optimizers the options accept.
 ACTIVATIONS = ("sigmoid", "relu")
@@ -100,19 +101,8 @@ def parse_decay(text):
     return v
 
 
-def parse_lr(text):
-    """A learning rate: a finite number > 0."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = None
-    if v is None or not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return v
-
-
 for _f, _name in ((parse_hidden, "hidden list"), (parse_weight_init, "weight init"),
-                  (parse_rate, "rate"), (parse_decay, "weight decay"), (parse_lr, "float")):
+                  (parse_rate, "rate"), (parse_decay, "weight decay")):
     _f.__name__ = _name     # argparse names the type in its messages
 
 
@@ -158,7 +148,7 @@ def add_optimizer_options(parser, defaults=None, *, fill=True):
     d = {**OPTIMIZER_DEFAULTS, **(defaults or {})}
     g = parser.add_argument_group("optimizer") if hasattr(parser, "add_argument_group") else parser
     g.add_argument("--optimizer", choices=OPTIMIZERS, help=f"update rule ({d['optimizer']})")
-    g.add_argument("--lr", type=parse_lr,
+    g.add_argument("--lr", type=positive(float),
                    help=f"learning rate (default: the optimizer's; sgd {SGD_LR:g}, as in the "
                         "book's training run, adam 0.001, the others 0.01)")
     g.add_argument("--momentum", type=parse_rate,
@@ -183,9 +173,8 @@ def weight_init_of(args):
 
 def is_two_layer(args):
     """Whether the options describe the book's TwoLayerNet: one hidden layer, weights drawn
-    with a given std, no weight decay."""
-    return (len(args.hidden) == 1 and not isinstance(weight_init_of(args), str)
-            and not args.weight_decay)
+    with a given std."""
+    return len(args.hidden) == 1 and not isinstance(weight_init_of(args), str)
 
 
 def multilayer_class():
@@ -205,7 +194,8 @@ def network_from_args(args, input_size, output_size, *, dtype, seed=None, rng=No
     if is_two_layer(args):
         from ..network import TwoLayerNet
         return TwoLayerNet(input_size, args.hidden[0], output_size, init,
-                           activation=args.activation, dtype=dtype, seed=seed, rng=rng)
+                           activation=args.activation, dtype=dtype, seed=seed, rng=rng,
+                           weight_decay_lambda=args.weight_decay)
     return multilayer_class()(input_size, list(args.hidden), output_size,
                               activation=args.activation, weight_init_std=init,
                               weight_decay_lambda=args.weight_decay, dtype=dtype, seed=seed,
