@@ -574,10 +574,10 @@ def _fused_step(net, optimizer, fused):
         return None, "fused=False"
     if _fused is None:
         return None, "this version of fastnn has no fused training step"
+    if getattr(optimizer, "kind", None) is None:
+        return None, (f"the optimizer {type(optimizer).__name__} has no fused update "
+                      "(not one of fastnn.optimizers)")
     if hasattr(_fused, "Fused"):
-        if not hasattr(optimizer, "kind"):
-            return None, (f"the optimizer {type(optimizer).__name__} has no fused update "
-                          "(not one of fastnn.optimizers)")
         try:
             return _fused.Fused(net, optimizer), ""
         except (TypeError, ValueError) as e:

@@ -227,3 +227,47 @@ def test_resume_refuses_other_network_or_optimizer(tmp_path, capsys, monkeypatch
     assert "--optimizer: the checkpoint's run used 'adam', not 'sgd'" in capsys.readouterr().err
     assert main(["train", "--resume", str(run), "--hidden", "8"]) == 2
     assert "--hidden: the checkpoint's run used [8, 8], not [8]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_every_optimizer_trains_and_records_its_path(name, tmp_path, capsys):
+    run = tmp_path / name
+    assert main(["train", *QUICK, "--hidden", "10,10", "--activation", "relu", "--optimizer", name,
+                 "--iterations", "40", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    record = json.loads((run / "history.json").read_text())
+    loss = record["history"]["loss"]
+    assert np.mean(loss[-10:]) < np.mean(loss[:10])          # it learns
+    env = json.loads((run / "environment.json").read_text())[-1]
+    assert f"backprop ({env['step']}" in out
+    assert env["step"] in ("fused", "layers")
+    # the layer path runs only with a reason, printed and recorded
+    assert (env["step"] == "layers") == (env["fused_not_used"] is not None)
+    if env["fused_not_used"]:
+        assert f"(layers: {env['fused_not_used']})" in out
+
+
+def test_trainer_says_why_the_fused_step_does_not_apply():
+    from fastnn.optimizers import SGD
+    from fastnn.trainer import Trainer
+
+    class Mine:
+        """An optimizer of one's own: the book's protocol and nothing else."""
+        lr = 0.1
+
+        def update(self, params, grads):
+            for k in params:
+                params[k] -= self.lr * grads[k]
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((40, 6)), rng.integers(0, 3, 40)
+    net = MultiLayerNet(6, [5, 4], 3, seed=0)
+    tr = Trainer(net, x, t, optimizer=Mine(), batch_size=10, iterations=4, seed=0)
+    assert tr.step_kind == "layers"
+    assert tr.step_note == "the optimizer Mine has no fused update (not one of fastnn.optimizers)"
+    tr.fit()
+    with pytest.raises(ValueError, match="^fused: the fused step does not apply: the optimizer "
+                                         "Mine has no fused update"):
+        Trainer(net, x, t, optimizer=Mine(), batch_size=10, iterations=4, fused=True)
+    tr = Trainer(net, x, t, optimizer=SGD(0.1), batch_size=10, iterations=4, fused=False)
+    assert (tr.step_kind, tr.step_note) == ("layers", "fused=False")

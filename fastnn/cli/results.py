@@ -80,7 +80,8 @@ def write_environment(folder, ckpt, trainer):
     a result can be traced."""
     from ..threads import blas_limit, describe, num_threads
     with num_threads(trainer._numba_threads()), blas_limit(trainer.blas_threads):  # as in fit
-        info = {"start_iteration": trainer.iteration, **describe()}
+        info = {"start_iteration": trainer.iteration, "step": trainer.step_kind,
+                "fused_not_used": trainer.step_note or None, **describe()}
     before = None if ckpt is None else ckpt.parent / ENVIRONMENT
     records = json.loads(before.read_text()) if before is not None and before.is_file() else []
     write_text(folder.path(ENVIRONMENT), json.dumps(records + [info], indent=1) + "\n")
