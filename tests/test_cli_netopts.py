@@ -271,3 +271,9 @@ def test_trainer_says_why_the_fused_step_does_not_apply():
         Trainer(net, x, t, optimizer=Mine(), batch_size=10, iterations=4, fused=True)
     tr = Trainer(net, x, t, optimizer=SGD(0.1), batch_size=10, iterations=4, fused=False)
     assert (tr.step_kind, tr.step_note) == ("layers", "fused=False")
+
+
+def test_numerical_methods_are_the_librarys():
+    from fastnn.cli.runopts import NUMERICAL_METHODS
+    from fastnn.numerical import METHODS
+    assert NUMERICAL_METHODS == METHODS

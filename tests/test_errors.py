@@ -528,7 +528,7 @@ def test_trainer_evaluate_checks_what_reaches_the_kernels():
 def test_trainer_names_an_unknown_numerical_method():
     from fastnn.trainer import Trainer
     net = TwoLayerNet(784, 5, 10, seed=0)
-    with pytest.raises(ValueError, match="^numerical_method: expected one of 'incremental', 'full', got 'book'$"):
+    with pytest.raises(ValueError, match="^numerical_method: expected one of 'incremental', 'cached', 'full', got 'book'$"):
         Trainer(net, np.zeros((20, 784)), np.zeros(20, int), batch_size=10, numerical_method="book")
 
 

@@ -10,7 +10,7 @@ from .netopts import OPTION_NAMES as NETWORK_OPTION_NAMES
 #: checkpoint; giving one with another value is an error (--epochs and --iterations
 #: then say how much longer to train).
 RUN_DEFAULTS = {
-    "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": "incremental",
+    "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": None,
     **NETWORK_DEFAULTS, **OPTIMIZER_DEFAULTS,
     "epochs": None, "iterations": None, "batch_size": 100, "dtype": "float32", "seed": None,
     "sampling": "shuffle",
@@ -29,6 +29,8 @@ OPTION_NAMES = {**NETWORK_OPTION_NAMES, "batch_size": "--batch-size", "threads":
                 "seed": "--seed", "validation_split": "--validation",
                 "early_stopping": "--early-stopping", "lr_schedule": "--lr-schedule"}
 MAX_SEED = 2**64 - 1
+#: fastnn.numerical.METHODS, named here so that building the parser imports no kernels.
+NUMERICAL_METHODS = ("incremental", "cached", "full")
 
 
 def trainer_seed(seed):
