@@ -277,3 +277,33 @@ def test_numerical_methods_are_the_librarys():
     from fastnn.cli.runopts import NUMERICAL_METHODS
     from fastnn.numerical import METHODS
     assert NUMERICAL_METHODS == METHODS
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_trainer_fused_path_equals_layer_path(name):
+    """Trainer on the fused step and on the layer path: the same run (float64, 3 epochs of a
+    784-16-12-10 ReLU net with weight decay), the same weights and history up to rounding."""
+    import fastnn.fused
+    from fastnn.datasets import load
+    from fastnn.optimizers import make
+    from fastnn.trainer import Trainer
+    if not hasattr(fastnn.fused, "Fused"):
+        pytest.skip("this version of fastnn has no Fused")
+    x, t = load("mnist-sample", download=False, dtype="float64").train
+    x, t = x[:600], t[:600]
+    runs = []
+    for fused in (True, False):
+        net = MultiLayerNet(784, [16, 12], 10, weight_decay_lambda=1e-3, dtype="float64", seed=0)
+        tr = Trainer(net, x, t, x[:200], t[:200], optimizer=make(name), batch_size=50, epochs=3,
+                     seed=0, fused=fused)
+        assert tr.step_kind == ("fused" if fused else "layers")
+        tr.fit()
+        runs.append((net.theta.copy(), tr.history))
+    (a, ha), (b, hb) = runs
+    np.testing.assert_allclose(a, b, rtol=RTOL_PATHS, atol=ATOL_PATHS)
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=RTOL_PATHS)
+    np.testing.assert_allclose(ha["test_loss"], hb["test_loss"], rtol=RTOL_PATHS)
+
+
+#: Fused step against layer path, float64, 36 steps: the two sum in different orders.
+RTOL_PATHS, ATOL_PATHS = 1e-9, 1e-12
