@@ -3,6 +3,11 @@
 FASTMATH leaves out ``nnan`` and ``ninf`` so that NaN and inf keep their
 meaning (softmax of -inf, log of 0); the remaining flags let LLVM reorder
 and fuse floating-point operations for speed.
+
+``error_model="numpy"``: a float division by zero gives inf or NaN as in
+NumPy instead of raising ZeroDivisionError.  Python's model tests every
+divisor, which keeps LLVM from vectorizing any loop that divides (Adam's
+update over 40,000 float32 parameters: 90 us with the test, 8 us without).
 """
 from numba import njit
 
@@ -10,8 +15,8 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 
 def kernel(fn=None, *, parallel=False, fastmath=True):
-    """``@njit(cache=True, fastmath=FASTMATH)``, optionally ``parallel``; ``fastmath=False``
-    for kernels whose rounding must not depend on how LLVM vectorises them."""
+    """``@njit(cache=True, fastmath=FASTMATH, error_model="numpy")``, optionally ``parallel``;
+    ``fastmath=False`` for kernels whose rounding must not depend on how LLVM vectorises them."""
     deco = njit(cache=True, fastmath=set(FASTMATH) if fastmath else False, parallel=parallel,
-                nogil=True)
+                nogil=True, error_model="numpy")
     return deco if fn is None else deco(fn)
