@@ -306,4 +306,6 @@ def test_trainer_fused_path_equals_layer_path(name):
 
 
 #: Fused step against layer path, float64, 36 steps: the two sum in different orders.
+#: Measured: largest weight difference 3.3e-13 (RMSprop, whose 1/sqrt(h) magnifies the first
+#: steps' rounding), 2.1e-15 or less for the others; batch and test losses within 2.4e-13 rel.
 RTOL_PATHS, ATOL_PATHS = 1e-9, 1e-12
