@@ -214,8 +214,15 @@ class Trainer:
         if grad == "backprop":
             self._fused, self.step_note = _fused_step(net, optimizer, fused)
         if self._fused is not None:
-            # the training set compressed once; batches are then row numbers
-            self._fused_data = self._fused.prepare(self.x_train, self.t_train)
+            # the training set compressed once; batches are then row numbers. Fused checks
+            # the network's operations here, at its first call: one it has no kernel for
+            # (the data were checked already) leaves the layer path, saying why
+            try:
+                self._fused_data = self._fused.prepare(self.x_train, self.t_train)
+            except (TypeError, ValueError) as e:
+                self._fused = None
+                self.step_note = f"the fused step does not take this network ({e})"
+        if self._fused is not None:
             self._fused_test = (None if self.x_test is None
                                 else self._fused.prepare(self.x_test, self.t_test))
             self._fused_val = (None if self.x_val is None

@@ -309,3 +309,25 @@ def test_trainer_fused_path_equals_layer_path(name):
 #: Measured: largest weight difference 3.3e-13 (RMSprop, whose 1/sqrt(h) magnifies the first
 #: steps' rounding), 2.1e-15 or less for the others; batch and test losses within 2.4e-13 rel.
 RTOL_PATHS, ATOL_PATHS = 1e-9, 1e-12
+
+
+def test_a_network_the_fused_step_cannot_take_trains_on_the_layer_path(monkeypatch):
+    """Fused checks the operations at its first call; one it has no kernel for (here: Fused
+    refusing every network) sends the Trainer to the layer path, with the reason."""
+    import fastnn.fused
+    from fastnn.optimizers import Adam
+    from fastnn.trainer import Trainer
+    if not hasattr(fastnn.fused, "Fused"):
+        pytest.skip("this version of fastnn has no Fused")
+
+    def refuse(self, x, t):
+        raise ValueError("net: the fused step has no kernel for Dropout yet")
+    monkeypatch.setattr(fastnn.fused.Fused, "prepare", refuse)
+    rng = np.random.default_rng(0)
+    x, t = rng.random((40, 6)), rng.integers(0, 3, 40)
+    tr = Trainer(MultiLayerNet(6, [5], 3, seed=0), x, t, optimizer=Adam(), batch_size=10,
+                 iterations=3, seed=0)
+    assert tr.step_kind == "layers"
+    assert tr.step_note == ("the fused step does not take this network (net: the fused step has "
+                            "no kernel for Dropout yet)")
+    tr.fit()
