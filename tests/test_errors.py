@@ -249,7 +249,7 @@ def test_non_contiguous_params_are_copied_not_refused(small):
     (lambda n, x, t: n.accuracy(x, t, batch_size=0), ValueError, r"^batch_size: expected a positive integer, got 0$"),
     (lambda n, x, t: n.accuracy(x, t, batch_size=2.5), ValueError, r"^batch_size: expected a positive integer, got 2.5$"),
     (lambda n, x, t: n.numerical_gradient(x, t, method="book"), ValueError,
-     r"^method: expected one of \('incremental', 'full'\), got 'book'$"),
+     r"^method: expected one of \('incremental', 'cached', 'full'\) or None, got 'book'$"),
     (lambda n, x, t: n.numerical_gradient(x, t, h=0), ValueError, r"^h: expected a finite number > 0, got 0$"),
     (lambda n, x, t: n.numerical_gradient(x, t, h=float("nan")), ValueError, r"^h: expected a finite number > 0, got nan$"),
     (lambda n, x, t: n.numerical_gradient(x, t, h="1e-4"), TypeError, r"^h: expected a number, got str '1e-4'$"),
