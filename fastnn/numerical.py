@@ -70,27 +70,17 @@ def _f64(a):
 def describe_net(net):
     """(ops, theta float64, weight_decay_lambda, layout) of a network, its params checked.
 
-    layout: [(name, offset, shape)] of :func:`kernels.graph.param_layout`.  A net
-    without a table (``ops``) but with the two-layer ``params`` W1 b1 W2 b2 and an
-    ``activation`` is described as :func:`kernels.graph.mlp` would build it.
+    layout: [(name, offset, shape)] of :func:`kernels.graph.param_layout`.
     """
     net.check_params()
-    ops = getattr(net, "ops", None)
-    if ops is None:
-        W1, W2 = net.params["W1"], net.params["W2"]
-        ops = G.mlp((W1.shape[0], W1.shape[1], W2.shape[1]), net.activation)[0]
-        layout = G.param_layout(ops)
-        theta = np.concatenate([np.ravel(net.params[name]) for name, _, _ in layout])
-    else:
-        layout = G.param_layout(ops)
-        theta = net.theta
+    ops = net.ops
     for k, kind in enumerate(ops[:, G.KIND]):
         if kind not in KINDS:
             names = ", ".join(G.KIND_NAMES[c] for c in KINDS)
             raise ValueError(f"net: operation {k} is {G.KIND_NAMES.get(int(kind), kind)}; "
                              f"the numerical gradient supports {names}")
-    lam = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
-    return np.ascontiguousarray(ops, dtype=np.int64), _f64(theta), lam, layout
+    lam = float(net.weight_decay_lambda)
+    return np.ascontiguousarray(ops, dtype=np.int64), _f64(net.theta), lam, G.param_layout(ops)
 
 
 def is_two_layer(ops):

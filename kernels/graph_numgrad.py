@@ -36,8 +36,16 @@ Affine or ReLU and no ReLU there can reach its kink within the largest shift
 along a straight line, ``s + dz g`` with ``g`` (C,) the unit's tangent,
 computed once per sample and unit; otherwise (sigmoid layers after the head,
 a ReLU near its kink) each shift is propagated through the operations after
-the head exactly.  Parallel over output units (each owns its column of W and
-its b entry); the decay term's central difference
+the head exactly.  Along a straight line with ``dz = d`` (no head, or an
+active ReLU out of reach of its kink) and shifts ``|d g|`` up to
+``SERIES_MAX`` = 1e-3, the sample's log-probability is expanded as a Taylor
+series in d, as the two-layer incremental method does (the softmax of
+``s + d g`` needs only the moments ``sum_c y_c g_c^p``), and the central
+difference keeps its odd terms, ``l(d) - l(-d) = 2 (c1 d + c3 d^3 + c5 d^5)``,
+exact to float64 rounding (see :mod:`kernels.twolayer_numgrad`): every W
+entry then costs a few multiplications per sample.  Parallel over output
+units (each owns its column of W and its b entry); the decay term's central
+difference
 ``0.5 lam ((w + h)^2 - (w - h)^2) / (2 h)`` is added by the caller.
 
 Both kernels give the same bits for any thread count: each gradient entry is
@@ -47,7 +55,8 @@ import numpy as np
 from numba import prange
 
 from ._config import kernel
-from .graph import AFFINE, AOFF, IN, KIND, OUT, PLEN, POFF, RELU, SIGMOID, SOFTMAX_LOSS
+from .graph import AFFINE, AOFF, IN, KIND, OUT, PLEN, POFF, RELU, SIGMOID
+from .twolayer_numgrad import SERIES_MAX, _log_odd
 
 #: Margin on the distance to a ReLU kink below which a unit's logits are not
 #: taken as linear in the shift (the shift times the tangent must stay below
@@ -361,6 +370,44 @@ def _shifted(kind, a, z, d, l0, s0, g, linear, ops, theta, acts, N, n, start, j,
 
 
 @kernel
+def _odd_coefficients(y, g, t, delta):
+    """Odd Taylor coefficients (L1, L3, L5) of l(d) = log(softmax(s + d g)[t] + delta) at d = 0,
+    from the probabilities y = softmax(s) (C,) and the direction g (C,).
+
+    exp(s_c + d g_c) = exp(s_c) sum_p (d g_c)^p / p!, so the softmax denominator's
+    series has the coefficients m_p / p!, m_p = sum_c y_c g_c^p, and the numerator's
+    y_t g_t^p / p!; :func:`kernels.twolayer_numgrad._log_odd` takes it from there."""
+    ysum = 0.0
+    m1 = 0.0
+    m2 = 0.0
+    m3 = 0.0
+    m4 = 0.0
+    m5 = 0.0
+    for c in range(y.shape[0]):
+        w = g[c]
+        v = y[c]
+        ysum += v
+        v *= w
+        m1 += v
+        v *= w
+        m2 += v
+        v *= w
+        m3 += v
+        v *= w
+        m4 += v
+        v *= w
+        m5 += v
+    yt = y[t]
+    gt = g[t]
+    gt2 = gt * gt
+    num = (yt, yt * gt, yt * gt2 * 0.5, yt * gt2 * gt / 6.0, yt * gt2 * gt2 / 24.0,
+           yt * gt2 * gt2 * gt / 120.0)
+    s = (ysum, m1, m2 * 0.5, m3 / 6.0, m4 / 24.0, m5 / 120.0)
+    ts = (0.0, gt, 0.0, 0.0, 0.0, 0.0)
+    return _log_odd(num, s, ts, delta)
+
+
+@kernel
 def _unit(ops, theta, x, labels, acts, l0, reach, k, j, h, delta, col, g, va, vb, row, grad):
     """Central differences of W[:, j] and b[j] of Affine op k, into grad."""
     N = x.shape[0]
@@ -383,6 +430,21 @@ def _unit(ops, theta, x, labels, acts, l0, reach, k, j, h, delta, col, g, va, vb
         t = labels[n]
         ln = l0[n]
         xin = row_in(ops, x, acts, k, N, n)
+        if linear and (kind < 0 or (kind == RELU and a > KINK_MARGIN * r)):
+            gmax = 0.0
+            for c in range(g.shape[0]):
+                gmax = max(gmax, abs(g[c]))
+            if r * gmax <= SERIES_MAX:       # every shift moves the logits by d g, d within reach
+                L1, L3, L5 = _odd_coefficients(row_out(ops, acts, last, N, n), g, t, delta)
+                for i in range(n_in):
+                    v = xin[i]
+                    if v != 0.0:
+                        d = h * v
+                        d2 = d * d
+                        col[i] += 2.0 * d * (L1 + d2 * (L3 + d2 * L5))
+                d2 = h * h
+                bsum += 2.0 * h * (L1 + d2 * (L3 + d2 * L5))
+                continue
         for i in range(n_in):
             v = xin[i]
             if v != 0.0:
