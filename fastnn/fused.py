@@ -37,9 +37,9 @@ from kernels import checks
 from kernels.sparse import to_csr
 
 from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
+from .optimizers import SGD
 from .threads import Adaptive
 
-#: Optimizer settings of :class:`FusedSGD`.
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 #: Rows per block of the evaluation's forward passes (per chunk of the data set).
 EVAL_BLOCK = 64
@@ -77,15 +77,6 @@ def _two_layer(ops):
     return None
 
 
-class _Legacy:
-    """The description of a network that has only ``params`` W1 b1 W2 b2 (no ``ops``/``theta``):
-    enough for the two-layer SGD kernels, which read the parameter arrays themselves."""
-
-    def __init__(self, net):
-        D, H, C = net._sizes
-        self.ops = KG.mlp((D, H, C), net.activation)[0]
-
-
 class Fused:
     """Fused training steps of ``net`` by ``optimizer``.
 
@@ -112,9 +103,8 @@ class Fused:
     def __init__(self, net, optimizer, *, parallel=None):
         if parallel not in (None, True, False):
             raise ValueError(f"parallel: expected None, True or False, got {parallel!r}")
-        if not hasattr(net, "ops") or not hasattr(net, "theta"):
-            if not _is_legacy(net):
-                raise TypeError(f"net: expected a network described by kernels.graph (with ops, theta, params, "
+        if not all(hasattr(net, a) for a in ("ops", "theta", "params", "check_params", "check_input")):
+            raise TypeError(f"net: expected a network described by kernels.graph (with ops, theta, params, "
                                 f"check_params, check_input), got {type(net).__name__}")
         for name in ("kind", "hyper", "t"):
             if not hasattr(optimizer, name):
@@ -147,8 +137,7 @@ class Fused:
         tables derived from ops (rebuilt, and the buffers dropped, when ops or dtype change)."""
         net = self.net
         net.check_params()
-        desc = net if hasattr(net, "ops") else _Legacy(net)
-        ops = np.ascontiguousarray(desc.ops, dtype=np.int64)
+        ops = np.ascontiguousarray(net.ops, dtype=np.int64)
         key = (ops.tobytes(), ops.shape, np.dtype(net.dtype))
         if key != self._built_for:
             if ops.shape[0] < 2 or ops[0, KG.KIND] != KG.AFFINE or ops[-1, KG.KIND] != KG.SOFTMAX_LOSS:
@@ -178,10 +167,7 @@ class Fused:
         if not (0.0 <= lam < np.inf):
             raise ValueError(f"net.weight_decay_lambda: expected a finite number >= 0, got {lam!r}")
         special = kind == KO.SGD and lam == 0.0 and plan["two_layer"] is not None
-        if special or not hasattr(self.net, "theta"):
-            if not special:
-                raise TypeError(f"net: {type(self.net).__name__} has no flat theta; only plain SGD without "
-                                f"weight decay runs fused on it")
+        if special:
             return kind, hp, None, None, lam, True
         s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
         return kind, hp, s1, s2, lam, False
@@ -362,58 +348,20 @@ class Fused:
             # evaluations get, it tells a busy machine (serial) from a quiet one better
             parallel, timed = self._steps_parallel, False
         t0 = time.perf_counter()
-        if plan["two_layer"] is not None and not hasattr(self.net, "theta"):
-            hits, logs = self._evaluate_two_layer(plan, csr, labels, loss, parallel)
-        else:
-            buf = self._buffers.get("eval")
-            if buf is None:
-                buf = self._buffers["eval"] = (np.empty((T, EVAL_BLOCK * plan["width"]), self.net.dtype),
-                                               np.empty(T, np.int64), np.empty(T, np.float64))
-            scratch, hits, logs = buf
-            rows = self._buffers.get(("rows", n))
-            if rows is None:
-                rows = self._buffers[("rows", n)] = np.arange(n, dtype=np.int64)
-            (KT.evaluate if parallel else KT.evaluate_serial)(
-                plan["ops"], rows, csr.indptr, csr.indices, csr.values, labels, self._theta(plan), bool(loss),
-                scratch, hits, logs)
+        buf = self._buffers.get("eval")
+        if buf is None:
+            buf = self._buffers["eval"] = (np.empty((T, EVAL_BLOCK * plan["width"]), self.net.dtype),
+                                           np.empty(T, np.int64), np.empty(T, np.float64))
+        scratch, hits, logs = buf
+        rows = self._buffers.get(("rows", n))
+        if rows is None:
+            rows = self._buffers[("rows", n)] = np.arange(n, dtype=np.int64)
+        (KT.evaluate if parallel else KT.evaluate_serial)(
+            plan["ops"], rows, csr.indptr, csr.indices, csr.values, labels, self._theta(plan), bool(loss),
+            scratch, hits, logs)
         if timed:
             self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
         return int(hits.sum()) / n, (-float(logs.sum()) / n if loss else None)
-
-    def _evaluate_two_layer(self, plan, csr, labels, loss, parallel):
-        """kernels.fused's evaluation, for a two-layer network without a flat theta."""
-        T = self.EVAL_CHUNKS
-        ops, dt = plan["ops"], self.net.dtype
-        H, C = int(ops[0, KG.OUT]), int(ops[-1, KG.OUT])
-        buf = self._buffers.get("eval2")
-        if buf is None:
-            buf = self._buffers["eval2"] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt),
-                                            np.empty((C, H), dt), np.empty(T, np.int64), np.empty(T, np.float64))
-        (KF.evaluate if parallel else KF.evaluate_serial)(
-            csr.indptr, csr.indices, csr.values, labels, *self._two_params(),
-            KF.ACTIVATION_CODES[plan["two_layer"]], bool(loss), *buf, KF.hidden_hint(H))
-        return buf[3], buf[4]
-
-
-def _is_legacy(net):
-    """A TwoLayerNet of the earlier kind: params W1 b1 W2 b2 only."""
-    return all(hasattr(net, a) for a in ("params", "_sizes", "activation", "check_params", "check_input"))
-
-
-class _PlainSGD:
-    """Plain SGD as the fused path sees an optimizer (kind, hyper(), t, flat_state)."""
-    kind = KO.SGD
-
-    def __init__(self, lr):
-        self.lr = lr
-        self.t = 0
-
-    def hyper(self):
-        return np.array([float(self.lr), 0.0, 0.0, 0.0])
-
-    def flat_state(self, P, dtype, params=None):
-        e = np.zeros(0, dtype)
-        return e, e
 
 
 class FusedSGD(Fused):
@@ -422,7 +370,7 @@ class FusedSGD(Fused):
     as there."""
 
     def __init__(self, net, lr=0.01, *, parallel=None):
-        super().__init__(net, _PlainSGD(positive_float("lr", lr)), parallel=parallel)
+        super().__init__(net, SGD(lr), parallel=parallel)
 
     @property
     def lr(self):

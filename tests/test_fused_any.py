@@ -15,10 +15,10 @@ from kernels.sparse import to_csr
 from . import train_reference as TR
 
 THREADS = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)})
-# Measured agreement with the float64 reference after 3 steps (FASTNN_SHOW_AGREEMENT=1):
-# float64 at most 9e-16 (parameters) and 5e-16 (losses); float32 at most 5e-7 and 1.4e-7.
-# The tolerances leave a margin of about 100x and 20x.
-TOL = {np.float64: (1e-13, 1e-13), np.float32: (2e-5, 3e-6)}
+# Measured agreement (FASTNN_SHOW_AGREEMENT=1, normwise relative, after 3-4 steps, against the
+# float64 NumPy reference and against the layer path): float64 at most 3.4e-15 (parameters) and
+# 4.1e-16 (losses); float32 at most 5.5e-6 and 2.8e-7.  Tolerances: about 5-30x those.
+TOL = {np.float64: (1e-13, 1e-14), np.float32: (3e-5, 3e-6)}
 
 
 class FlatNet:
@@ -214,3 +214,43 @@ def test_bad_networks_and_optimizers():
     net = FlatNet((5, 3), lam=-1.0)
     with pytest.raises(ValueError, match="weight_decay_lambda"):
         Fused(net, Opt("sgd")).step(np.zeros((2, 5)), [0, 1])
+
+
+# -- against the layer path of fastnn.model and fastnn.optimizers --------------------------
+@pytest.mark.parametrize("name", list(KO.NAMES))
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+def test_step_equals_layer_path(name, depth):
+    """MultiLayerNet with 1..5 hidden layers (a single Affine is covered against the
+    reference above): Fused(net, opt).step == net.gradient + opt.update (with weight decay,
+    both activations, float64 and float32 alternating), and a layer-path update and fused
+    steps continue each other on one optimizer (its flat state and t)."""
+    from fastnn import MultiLayerNet, optimizers
+    dtype = (np.float64, np.float32)[depth % 2]
+    activation = ("relu", "sigmoid")[(depth + len(name)) % 2]
+    hidden = [9, 8, 7, 6, 5][:depth]
+    lam = 0.02 if depth != 3 else 0.0
+
+    def make():
+        net = MultiLayerNet(31, hidden, 6, activation=activation, weight_init_std=0.3, weight_decay_lambda=lam,
+                            dtype=dtype, seed=depth)
+        return net, optimizers.make(name, lr=0.03)
+    rng = np.random.default_rng(depth)
+    x, t = batches(rng, 4, 40, 31, 6, dtype=dtype)
+    if depth % 2:
+        t = np.eye(6, dtype=dtype)[t]
+    a, oa = make()
+    b, ob = make()
+    la, lb = [], []
+    for s in range(4):
+        xb, tb = x[s * 40:(s + 1) * 40], t[s * 40:(s + 1) * 40]
+        la.append(a.loss(xb, tb))
+        oa.update(a.params, a.gradient(xb, tb))
+        if s == 1:          # the second step on the layer path: the fused steps continue it
+            lb.append(b.loss(xb, tb))
+            ob.update(b.params, b.gradient(xb, tb))
+        else:
+            lb.append(Fused(b, ob).step(xb, tb))
+    assert oa.t == ob.t == 4
+    tol_p, tol_l = TOL[dtype]
+    TR.R.agree(b.theta, a.theta, tol_p, f"{name} depth {depth} theta")
+    TR.R.agree(lb, la, tol_l, f"{name} depth {depth} losses")
