@@ -331,3 +331,15 @@ def test_a_network_the_fused_step_cannot_take_trains_on_the_layer_path(monkeypat
     assert tr.step_note == ("the fused step does not take this network (net: the fused step has "
                             "no kernel for Dropout yet)")
     tr.fit()
+
+
+def test_gradcheck_takes_the_network_options(capsys):
+    assert main(["gradcheck", "--dataset", "mnist-sample", "--no-download", "--hidden", "12,9",
+                 "--weight-init", "he", "--weight-decay", "0.01", "--steps", "3",
+                 "--optimizer", "momentum"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gradcheck: relu net 784-12-9-10 float64, 3 digits of mnist-sample, "
+                          "3 training steps (Momentum), numerical gradient by 'cached'")
+    for k in ("W1", "b1", "W2", "b2", "W3", "b3"):
+        assert f"\n  {k} " in out
+    assert "OK: max abs difference" in out
