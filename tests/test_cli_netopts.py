@@ -121,7 +121,7 @@ def test_deep_run_files_rebuild_the_network(tmp_path, capsys):
                  "--out", str(run)]) == 0
     out = capsys.readouterr().out
     assert "network 784-16-12-10 relu, weights he, weight decay 0.001, float32; " \
-           "Adam lr 0.001 (its default), beta1 0.9, beta2 0.999" in out
+           "Adam lr 0.001 (the default), beta1 0.9, beta2 0.999" in out
     record = json.loads((run / "history.json").read_text())
     assert record["args"]["hidden"] == [16, 12] and record["args"]["optimizer"] == "adam"
     assert record["args"]["lr"] == 0.001 and record["args"]["weight_init"] == "he"

@@ -258,8 +258,8 @@ def describe_network(net, args):
 
 
 def describe_optimizer(opt, lr_given):
-    """'Adam lr 0.001 (its default), beta1 0.9, beta2 0.999'."""
+    """'Adam lr 0.001 (the default), beta1 0.9, beta2 0.999'."""
     hp = hyper_parameters(opt)
-    parts = [f"{type(opt).__name__} lr {hp.pop('lr'):g}" + ("" if lr_given else " (its default)")]
+    parts = [f"{type(opt).__name__} lr {hp.pop('lr'):g}" + ("" if lr_given else " (the default)")]
     parts += [f"{k} {v:g}" for k, v in hp.items()]
     return ", ".join(parts)

@@ -207,7 +207,8 @@ def _run(args, stop):
         if stop.signum is not None:                      # came while the data were loading
             trainer.request_stop(stop.signum)
         say(f"network {describe_network(net, args)}; {describe_optimizer(optimizer, lr_given)}")
-        path = trainer.step_kind + (f": {trainer.step_note}" if trainer.step_note else "")
+        path = (f"method {trainer.numerical_method}" if trainer.step_kind == "numerical" else
+                trainer.step_kind + (f": {trainer.step_note}" if trainer.step_note else ""))
         say(f"batch {args.batch_size}, {trainer.total_steps} iterations = "
             f"{plural(trainer.epochs, 'epoch')} of {trainer.steps_per_epoch} ({args.sampling}), "
             f"{args.grad} ({path}), seed {args.seed}")
