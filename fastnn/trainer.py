@@ -54,13 +54,13 @@ from ._checks import one_of, positive_int
 from .evaluation import check_data, check_network, eval_buffers, evaluate, forward_passes
 from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
 from .optimizer_state import load_optimizer_state, optimizer_state
-from .step_paths import fused_step, last_loss
 from .optimizers import SGD
 from .schedules import parse_schedule
 from .splits import check_fraction, stratified_split
+from .step_paths import fused_step, last_loss
 from .stops import TrainingDiverged, TrainingInterrupted
-from .trainer_state import load_trainer_state, run_config, trainer_state
 from .threads import blas_limit, check_environment, check_threads, num_threads
+from .trainer_state import load_trainer_state, run_config, trainer_state
 
 # evaluate, the history keys and the optimizer state live in their own modules and are
 # importable from here too, as before
