@@ -238,10 +238,10 @@ def run(args):
     return 0
 
 
-def _deep_title(hidden, batch):
+def _deep_title(hidden, batch, activation="relu"):
     import numba
-    return (f"one gradient, 784-{'-'.join(map(str, hidden))}-10 relu (He init) float64, batch {batch} "
-            f"of the MNIST sample, {numba.get_num_threads()} numba threads")
+    return (f"one gradient, 784-{'-'.join(map(str, hidden))}-10 {activation} (He init) float64, batch "
+            f"{batch} of the MNIST sample, {numba.get_num_threads()} numba threads")
 
 
 def main(argv=None):
@@ -250,6 +250,7 @@ def main(argv=None):
                                  description="Time one numerical gradient of a deeper net: the book's "
                                              "loop against fastnn's cached method, side by side.")
     ap.add_argument("--hidden", default="100,100", help="hidden widths (100,100)")
+    ap.add_argument("--activation", choices=("relu", "sigmoid"), default="relu", help="(relu)")
     ap.add_argument("--batch", type=int, default=100, help="samples (100)")
     ap.add_argument("--entries", type=int, default=2000,
                     help="parameters the book's loop runs over, its time extrapolated (2000)")
@@ -258,9 +259,9 @@ def main(argv=None):
                     help="run the book's loop over every parameter (minutes) instead of a subset")
     args = ap.parse_args(argv)
     hidden = tuple(int(h) for h in args.hidden.split(","))
-    rows = measure_deep(hidden=hidden, batch=args.batch, entries=args.entries, rounds=args.rounds,
-                        book_all=args.book_all)
-    print(deep_table(rows, _deep_title(hidden, args.batch)))
+    rows = measure_deep(hidden=hidden, batch=args.batch, activation=args.activation, entries=args.entries,
+                        rounds=args.rounds, book_all=args.book_all)
+    print(deep_table(rows, _deep_title(hidden, args.batch, args.activation)))
     return 0
 
 

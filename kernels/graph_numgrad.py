@@ -25,28 +25,34 @@ operation's ``W[i, j]`` by h moves column j of its output ``a`` by
 ``d = h x[n, i]`` (x: the operation's input), only for the samples with
 ``x[n, i] != 0``; moving ``b[j]`` moves it by h for every sample.  A sample's
 log-probability changes through one unit: the activation after the Affine
-gives ``dz = act(a + d) - act(a)``, exactly (0 for a ReLU unit that stays off:
-the sample is skipped), and the operations after that see a change in one
-input unit, so the next Affine's output changes by the rank-1 term
-``dz W'[j, :]``, and so on to the logits.  Then
+(the head) gives ``dz = act(a + d) - act(a)`` (0 for a ReLU unit that stays
+off: the sample is skipped), the next Affine's output changes by the rank-1
+term ``dz W'[j, :]``, and so on to the logits.  Then
 ``L(p + h) - L(p - h) = -sum_n (l_n(+d) - l_n(-d)) / N``, a sum over the
-changed samples only.  When every operation after the head activation is
-Affine or ReLU and no ReLU there can reach its kink within the largest shift
-(checked per sample and unit, with a factor 2 to spare), the logits move
-along a straight line, ``s + dz g`` with ``g`` (C,) the unit's tangent,
-computed once per sample and unit; otherwise (sigmoid layers after the head,
-a ReLU near its kink) each shift is propagated through the operations after
-the head exactly.  Along a straight line with ``dz = d`` (no head, or an
-active ReLU out of reach of its kink) and shifts ``|d g|`` up to
-``SERIES_MAX`` = 1e-3, the sample's log-probability is expanded as a Taylor
-series in d, as the two-layer incremental method does (the softmax of
-``s + d g`` needs only the moments ``sum_c y_c g_c^p``), and the central
-difference keeps its odd terms, ``l(d) - l(-d) = 2 (c1 d + c3 d^3 + c5 d^5)``,
-exact to float64 rounding (see :mod:`kernels.twolayer_numgrad`): every W
-entry then costs a few multiplications per sample.  Parallel over output
-units (each owns its column of W and its b entry); the decay term's central
-difference
-``0.5 lam ((w + h)^2 - (w - h)^2) / (2 h)`` is added by the caller.
+changed samples only.  Three ways to get ``l_n(+d) - l_n(-d)``, the first
+that applies:
+
+1. Straight line: no head or an active ReLU head, only Affine and ReLU
+   after it, and no ReLU there within reach of its kink (checked per sample
+   and unit with a factor KINK_MARGIN to spare): the logits move along
+   ``s + d g``, g (C,) the unit's tangent.  For shifts ``|d g|`` up to
+   SERIES_MAX = 1e-3 the log-probability is a Taylor series in d whose
+   coefficients need only the moments ``sum_c y_c g_c^p`` (y: the
+   probabilities), and the central difference keeps its odd terms,
+   ``2 (c1 d + c3 d^3 + c5 d^5)``, exact to float64 rounding as in
+   :mod:`kernels.twolayer_numgrad`: a few multiplications per W entry.
+2. Sigmoids on the way (:func:`_jets`): the same odd coefficients from
+   truncated power series (degree 5) carried through the layers: an Affine
+   combines its inputs' series, a sigmoid composes its own series at the
+   cached point with its input's, a ReLU out of reach of its kink passes or
+   stops it.
+3. Otherwise (a ReLU kink within reach, shifts above SERIES_MAX): each shift
+   is carried through the layers exactly, ``act(a + change) - act(a)`` at
+   every activation, and the log-probability recomputed.
+
+Parallel over output units (each owns its column of W and its b entry).  The
+decay term's central difference ``0.5 lam ((w + h)^2 - (w - h)^2) / (2 h)``
+is added by the caller.
 
 Both kernels give the same bits for any thread count: each gradient entry is
 computed by the same instructions on whichever thread it lands.
@@ -408,7 +414,121 @@ def _odd_coefficients(y, g, t, delta):
 
 
 @kernel
-def _unit(ops, theta, x, labels, acts, l0, reach, k, j, h, delta, col, g, va, vb, row, grad):
+def _sigmoid_coefficients(z):
+    """Taylor coefficients s1..s5 of sigmoid(a + u) in u, from z = sigmoid(a) (s' = s - s^2)."""
+    s1 = z - z * z
+    s2 = (s1 - 2.0 * z * s1) * 0.5
+    s3 = (s2 - 2.0 * z * s2 - s1 * s1) * (1.0 / 3.0)
+    s4 = (s3 - 2.0 * z * s3 - 2.0 * s1 * s2) * 0.25
+    s5 = (s4 - 2.0 * z * s4 - 2.0 * s1 * s3 - s2 * s2) * 0.2
+    return s1, s2, s3, s4, s5
+
+
+@kernel
+def _reach_of(J, u, reach):
+    """Largest |change| of a jet J[u] (coefficients of d, ..., d^5) for |d| <= reach."""
+    m = 0.0
+    r = reach
+    for q in range(5):
+        m += abs(J[u, q]) * r
+        r *= reach
+    return m
+
+
+@kernel
+def _jets(ops, theta, acts, N, n, start, j, head, reach, Ja, Jb, y, t, delta):
+    """Odd Taylor coefficients (ok, L1, L3, L5) of sample n's log-probability in the shift d
+    of the perturbed unit, by truncated power series (degree 5) through the operations
+    start .. last-1; head: the series (5,) of the unit's change after its activation.
+
+    Each unit's change is a series in d without constant term, Ja/Jb (width, 5) hold a
+    layer's; Affine combines them linearly, a sigmoid composes its own series at the
+    cached point with its input's, a ReLU passes or stops it.  ok is False (the caller
+    recomputes each shift exactly) where a ReLU input might reach its kink or a shift,
+    at a sigmoid input or a logit, might exceed SERIES_MAX for |d| <= reach."""
+    last = ops.shape[0] - 1
+    cur = Ja
+    nxt = Jb
+    for u in range(ops[start, IN]):
+        for q in range(5):
+            cur[u, q] = 0.0
+    for q in range(5):
+        cur[j, q] = head[q]
+    for m in range(start, last):
+        kind = ops[m, KIND]
+        n_in, n_out = ops[m, IN], ops[m, OUT]
+        if kind == AFFINE:
+            p = ops[m, POFF]
+            for v in range(n_out):
+                for q in range(5):
+                    nxt[v, q] = 0.0
+            for u in range(n_in):
+                if cur[u, 0] == 0.0 and cur[u, 1] == 0.0 and cur[u, 2] == 0.0 and cur[u, 3] == 0.0 \
+                        and cur[u, 4] == 0.0:
+                    continue
+                q0 = p + u * n_out
+                for v in range(n_out):
+                    w = theta[q0 + v]
+                    for q in range(5):
+                        nxt[v, q] += cur[u, q] * w
+        else:
+            a_in = row_out(ops, acts, m - 1, N, n)
+            z = row_out(ops, acts, m, N, n)
+            for u in range(n_out):
+                shift = _reach_of(cur, u, reach)
+                if shift == 0.0:
+                    for q in range(5):
+                        nxt[u, q] = 0.0
+                elif kind == RELU:
+                    if abs(a_in[u]) <= KINK_MARGIN * shift:
+                        return False, 0.0, 0.0, 0.0
+                    on = 1.0 if a_in[u] > 0.0 else 0.0
+                    for q in range(5):
+                        nxt[u, q] = on * cur[u, q]
+                else:
+                    if shift > SERIES_MAX:
+                        return False, 0.0, 0.0, 0.0
+                    s1, s2, s3, s4, s5 = _sigmoid_coefficients(z[u])
+                    u1, u2, u3, u4, u5 = cur[u, 0], cur[u, 1], cur[u, 2], cur[u, 3], cur[u, 4]
+                    nxt[u, 0] = s1 * u1
+                    nxt[u, 1] = s1 * u2 + s2 * u1 * u1
+                    nxt[u, 2] = s1 * u3 + s2 * 2.0 * u1 * u2 + s3 * u1 * u1 * u1
+                    nxt[u, 3] = (s1 * u4 + s2 * (2.0 * u1 * u3 + u2 * u2) + s3 * 3.0 * u1 * u1 * u2
+                                 + s4 * u1 * u1 * u1 * u1)
+                    nxt[u, 4] = (s1 * u5 + s2 * (2.0 * u1 * u4 + 2.0 * u2 * u3)
+                                 + s3 * (3.0 * u1 * u1 * u3 + 3.0 * u1 * u2 * u2)
+                                 + s4 * 4.0 * u1 * u1 * u1 * u2 + s5 * u1 * u1 * u1 * u1 * u1)
+        cur, nxt = nxt, cur
+    # the logits move by S_c(d) = cur[c]; exp(S_c) = sum_k E_k d^k with E_0 = 1 and
+    # E_k = (1/k) sum_{i=1..k} i S_i E_{k-i} (from E' = S' E); y = softmax of the cached logits
+    C = y.shape[0]
+    n0 = y[t]
+    num = np.zeros(6)
+    den = np.zeros(6)
+    e = np.zeros(6)
+    for c in range(C):
+        if _reach_of(cur, c, reach) > SERIES_MAX:
+            return False, 0.0, 0.0, 0.0
+        e[0] = 1.0
+        for k in range(1, 6):
+            acc = 0.0
+            for i in range(1, k + 1):
+                acc += i * cur[c, i - 1] * e[k - i]
+            e[k] = acc / k
+        for k in range(6):
+            den[k] += y[c] * e[k]
+        if c == t:
+            for k in range(6):
+                num[k] = n0 * e[k]
+    ts = (0.0, cur[t, 0], cur[t, 1], cur[t, 2], cur[t, 3], cur[t, 4])
+    L1, L3, L5 = _log_odd((num[0], num[1], num[2], num[3], num[4], num[5]),
+                          (den[0], den[1], den[2], den[3], den[4], den[5]), ts, delta)
+    return True, L1, L3, L5
+
+
+@kernel
+def _unit(ops, theta, x, labels, acts, l0, reach, k, j, h, delta, col, g, va, vb, row, hd, Ja, Jb,
+          grad):
     """Central differences of W[:, j] and b[j] of Affine op k, into grad."""
     N = x.shape[0]
     last = ops.shape[0] - 1
@@ -430,21 +550,34 @@ def _unit(ops, theta, x, labels, acts, l0, reach, k, j, h, delta, col, g, va, vb
         t = labels[n]
         ln = l0[n]
         xin = row_in(ops, x, acts, k, N, n)
-        if linear and (kind < 0 or (kind == RELU and a > KINK_MARGIN * r)):
+        series = False
+        L1 = L3 = L5 = 0.0
+        if kind == RELU and a <= KINK_MARGIN * r:
+            pass                             # the head's kink within reach: every shift exactly
+        elif linear and kind != SIGMOID:
             gmax = 0.0
             for c in range(g.shape[0]):
                 gmax = max(gmax, abs(g[c]))
             if r * gmax <= SERIES_MAX:       # every shift moves the logits by d g, d within reach
                 L1, L3, L5 = _odd_coefficients(row_out(ops, acts, last, N, n), g, t, delta)
-                for i in range(n_in):
-                    v = xin[i]
-                    if v != 0.0:
-                        d = h * v
-                        d2 = d * d
-                        col[i] += 2.0 * d * (L1 + d2 * (L3 + d2 * L5))
-                d2 = h * h
-                bsum += 2.0 * h * (L1 + d2 * (L3 + d2 * L5))
-                continue
+                series = True
+        elif r <= SERIES_MAX:                # a sigmoid on the way: the series through the layers
+            if kind == SIGMOID:
+                hd[0], hd[1], hd[2], hd[3], hd[4] = _sigmoid_coefficients(z)
+            else:
+                hd[0], hd[1], hd[2], hd[3], hd[4] = 1.0, 0.0, 0.0, 0.0, 0.0
+            series, L1, L3, L5 = _jets(ops, theta, acts, N, n, start, j, hd, r, Ja, Jb,
+                                       row_out(ops, acts, last, N, n), t, delta)
+        if series:
+            for i in range(n_in):
+                v = xin[i]
+                if v != 0.0:
+                    d = h * v
+                    d2 = d * d
+                    col[i] += 2.0 * d * (L1 + d2 * (L3 + d2 * L5))
+            d2 = h * h
+            bsum += 2.0 * h * (L1 + d2 * (L3 + d2 * L5))
+            continue
         for i in range(n_in):
             v = xin[i]
             if v != 0.0:
@@ -509,7 +642,10 @@ def numgrad_cached(ops, theta, x, labels, acts, h, delta, nt, grad):
         va = np.empty(width)
         vb = np.empty(width)
         row = np.empty(C)
+        hd = np.empty(5)
+        Ja = np.empty((width, 5))
+        Jb = np.empty((width, 5))
         for q in range(t, units, nt):
             _unit(ops, theta, x, labels, acts, l0, reach, uk[q], uj[q], h, delta, col, g, va, vb,
-                  row, grad)
+                  row, hd, Ja, Jb, grad)
     return grad
