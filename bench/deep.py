@@ -252,13 +252,12 @@ def make_kernel(which, sizes=SMALL, dtype="float32", batch=BATCH):
         ops, _, P, width = KG.mlp(sizes, "relu")
         theta = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in layers])
         buf = KT.make_buffers(ops, width, P, batch, dt)
-        items = (KT.work_items(ops, 1), KT.work_items(ops))
         empty = np.zeros(0, dt)
         hp = np.array([0.1, 0.0, 0.0, 0.0])
 
         def step():
             KT.train_steps(ops, csr, t, order, 0, steps, batch, theta, KO.SGD, hp, 0, empty, empty, 0.0, buf,
-                           items, losses, parallel=numba.get_num_threads() > 1)
+                           None, losses, parallel=numba.get_num_threads() > 1)
             return losses[-1]
     step.steps = steps
     return step

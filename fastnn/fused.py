@@ -121,6 +121,7 @@ class Fused:
         # numba's threads already, so no untimed first call
         self._adaptive_eval = Adaptive(probe_units=2, probe_every=16, warmup=False)
         self._steps_parallel = None     # the steps' current choice, once they have one
+        self._bound = None              # the optimizer whose per-key state flat_state has taken in
 
     # -- what every call starts with ------------------------------------------------------
     def _use_parallel(self, key, batch, adaptive):
@@ -151,8 +152,7 @@ class Fused:
             self._built_for = key
             width = int(KT.ops_width(ops))
             P = int(max((r[KG.POFF] + r[KG.PLEN] for r in ops if r[KG.PLEN] > 0), default=0))
-            self._plan = {"ops": ops, "width": width, "P": P, "two_layer": _two_layer(ops),
-                          "items": (KT.work_items(ops, 1), KT.work_items(ops))}
+            self._plan = {"ops": ops, "width": width, "P": P, "two_layer": _two_layer(ops), "items": {}}
         return self._plan
 
     def _optimizer(self, plan):
@@ -169,7 +169,16 @@ class Fused:
         special = kind == KO.SGD and lam == 0.0 and plan["two_layer"] is not None
         if special:
             return kind, hp, None, None, lam, True
-        s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
+        if self._bound is not opt:
+            # the first call: per-key state the optimizer holds (an update on the layer path, a
+            # loaded checkpoint) moves into its flat state over theta
+            try:
+                s1, s2 = opt.flat_state(plan["P"], self.net.dtype, params=self.net.params)
+            except TypeError:
+                s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
+            self._bound = opt
+        else:
+            s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
         return kind, hp, s1, s2, lam, False
 
     def _theta(self, plan):
@@ -272,8 +281,12 @@ class Fused:
             KF.train_steps(csr, labels, order, start, nsteps, batch, *self._two_params(), float(hp[KO.LR]),
                            buf, losses, activation=plan["two_layer"], targets=targets, parallel=parallel)
         else:
+            threads = numba.get_num_threads() if parallel else 1
+            items = plan["items"].get(threads)
+            if items is None:
+                items = plan["items"][threads] = KT.work_items(plan["ops"], KT.ITEMS_PER_THREAD * threads)
             KT.train_steps(plan["ops"], csr, labels, order, start, nsteps, batch, self._theta(plan), kind, hp,
-                           int(self.optimizer.t), s1, s2, lam, buf, plan["items"], losses, targets=targets,
+                           int(self.optimizer.t), s1, s2, lam, buf, items, losses, targets=targets,
                            parallel=parallel)
         self.optimizer.t += nsteps
 

@@ -52,8 +52,10 @@ from .softmax import softmax
 #: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples.
 MAX_CHUNKS = 16
 CHUNK_ROWS = 8
-#: The parameter phase is split into about this many items (rows of the Affines).
-ITEMS = 24
+#: The parameter phase of the parallel kernel is split into about this many items per thread
+#: (rows of the Affines; each item of the first Affine searches every sample's non-zeros for
+#: its range, so more items cost more).
+ITEMS_PER_THREAD = 3
 #: With more than one thread, batches from this size on may use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
 
@@ -83,7 +85,7 @@ def chunk_rows(t, T, n):
     return min(n, 4 * (t * q // T))
 
 
-def work_items(ops, items=ITEMS):
+def work_items(ops, items):
     """Pieces of the parameter phase: (n_items, 4) int64 rows ``(k, r0, r1, w0)``, rows
     r0..r1-1 of operation k's ``[W; b]`` (row IN is b), whose sums of W ** 2 go to
     ``wdrow[w0:]``.  Each Affine gets a share of ``items`` in proportion to its size (at
@@ -592,8 +594,8 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     theta (P,) C-contiguous; opt_kind, hp (float64 (NHP,)), t0 (steps taken
     before), s1, s2 the optimizer (kernels.optimizers); lam: weight decay;
     buffers from :func:`make_buffers` for at least ``batch`` samples; items:
-    (serial, parallel) pieces from :func:`work_items` (``work_items(ops, 1)``,
-    ``work_items(ops)``); losses: (>= nsteps,) float64, receives each step's loss.
+    pieces from :func:`work_items` for the parallel kernel (None: ITEMS_PER_THREAD
+    per numba thread; the serial kernel takes one per Affine); losses: (>= nsteps,) float64, receives each step's loss.
     ``parallel``: True runs the prange twin, False the serial one (same bits
     either way); None picks the parallel one with more than one numba thread and
     batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
@@ -606,8 +608,20 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     if parallel is None:
         parallel = numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
     fn = train_steps_parallel if parallel else train_steps_serial
+    if not parallel:
+        items = work_items(ops, 1)
+    elif items is None:
+        items = work_items(ops, ITEMS_PER_THREAD * numba.get_num_threads())
     b = buffers
-    fn(ops, items[parallel], data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
-       batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
-       b.wdrow, losses)
+    # items differ in size: the parallel kernel hands them out one at a time (numba's default
+    # gives each thread an equal share of the iterations); set here, as numba cannot cache a
+    # kernel that sets it
+    chunk = numba.set_parallel_chunksize(1) if parallel else None
+    try:
+        fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
+           batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
+           b.wdrow, losses)
+    finally:
+        if parallel:
+            numba.set_parallel_chunksize(chunk)
     return losses[:nsteps]
