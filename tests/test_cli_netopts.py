@@ -170,7 +170,8 @@ def test_weights_of_another_architecture_name_the_array(tmp_path):
 
 def test_files_of_the_two_layer_format_still_load(tmp_path, capsys):
     """weights.npz and checkpoint.npz written by fastnn before architectures were recorded
-    (784-8-10 sigmoid float32, SGD lr 0.1, 20 iterations of random sampling, seed 3)."""
+    (commit 0beef8c: ``fastnn train --dataset mnist-sample --hidden 8 --seed 3 --iterations 20
+    --sampling random``; 784-8-10 sigmoid float32, SGD lr 0.1)."""
     for name in ("weights.npz", "checkpoint.npz"):
         net = load_net(OLD_RUN / name)
         assert type(net) is TwoLayerNet and net.sizes == (784, 8, 10)
