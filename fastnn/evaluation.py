@@ -65,11 +65,19 @@ def forward_passes(net, x, t, batch_size, buffers=None):
 
 
 def _description_passes(net, x, t, B, acts):
-    """forward_passes of a network built from a description: kernels.graph.forward over
-    chunks of B rows, then accuracy and the book's cross-entropy of the probabilities."""
+    """forward_passes of a network built from a description: the network's own compiled
+    evaluation (``net.evaluate``, which knows every operation of its description, such as a
+    batch normalization's running statistics) less its weight-decay term; for a description
+    without one, kernels.graph.forward over chunks of B rows."""
+    if callable(getattr(net, "evaluate", None)):
+        acc, loss = net.evaluate(x, t, B)
+        lam = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
+        if lam:     # net.evaluate's loss is net.loss's: cross-entropy + 0.5*lambda*sum(W**2)
+            loss -= 0.5 * lam * float(KG.weight_sq_sum(net.ops, net.theta))
+        return acc, loss
     net.check_params()
     N = x.shape[0]
-    width = int(net.ops[:, KG.OUT].sum())
+    width = _acts_width(net)
     correct = 0
     loss = 0.0
     for i in range(0, N, B):
@@ -81,15 +89,23 @@ def _description_passes(net, x, t, B, acts):
     return correct / N, loss / N
 
 
+def _acts_width(net):
+    """Activation-buffer width per sample: the network's own, else the sum of the outputs."""
+    width = getattr(net, "acts_width", None)
+    return int(width) if width is not None else int(net.ops[:, KG.OUT].sum())
+
+
 def eval_buffers(net, rows):
     """Work buffers of forward_passes for chunks of up to ``rows`` samples: (h, a, y) for a
-    TwoLayerNet, the activation buffer (rows * width,) for a description."""
+    TwoLayerNet, the activation buffer (rows * width,) for a description without its own
+    evaluation, None otherwise."""
     if isinstance(net, TwoLayerNet):
         _, H, C = net.sizes
         return (np.empty((rows, H), net.dtype), np.empty((rows, C), net.dtype),
                 np.empty((rows, C), net.dtype))
-    width = int(net.ops[:, KG.OUT].sum())
-    return np.empty(rows * width, net.dtype)
+    if callable(getattr(net, "evaluate", None)):
+        return None
+    return np.empty(rows * _acts_width(net), net.dtype)
 
 
 def check_data(net, xname, x, tname, t):
