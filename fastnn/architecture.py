@@ -14,7 +14,8 @@ import numpy as np
 
 from ._checks import describe
 
-__all__ = ["check_arrays", "network_from_record", "network_record", "same_architecture"]
+__all__ = ["check_arrays", "load_network_state", "network_from_record", "network_record",
+           "network_state", "same_architecture"]
 
 #: The keys of the two-layer record written before networks had descriptions.
 TWO_LAYER_KEYS = {"sizes", "activation", "dtype"}
@@ -75,6 +76,25 @@ def _from_architecture():
         except ImportError:
             fn = None
     return fn
+
+
+def network_state(net):
+    """The network's state buffer besides its parameters (a batch normalization's running
+    mean and variance: ``net.state``), or None when it has none."""
+    s = getattr(net, "state", None)
+    return s if isinstance(s, np.ndarray) and s.size else None
+
+
+def load_network_state(net, saved, where):
+    """Copy a saved state buffer into ``net.state``; ValueError if it does not fit."""
+    mine = network_state(net)
+    if saved is None and mine is None:
+        return
+    if saved is None or mine is None or saved.shape != mine.shape or saved.dtype != mine.dtype:
+        raise ValueError(f"{where}: the network's state buffer is "
+                         f"{'none' if mine is None else describe(mine)}, the file holds "
+                         f"{'none' if saved is None else describe(saved)}")
+    mine[...] = saved
 
 
 def check_arrays(net, arrays, where):

@@ -25,13 +25,16 @@ import zipfile
 import numpy as np
 
 from ._atomic import atomic_write
-from .architecture import check_arrays, network_from_record, network_record
+from .architecture import (check_arrays, load_network_state, network_from_record,
+                           network_record, network_state)
 
 __all__ = ["CheckpointError", "load_checkpoint", "load_net", "load_params", "load_weights",
            "save_checkpoint", "save_params"]
 
 WEIGHTS_FORMAT = "fastnn-weights"
 CHECKPOINT_FORMAT = "fastnn-checkpoint"
+#: The entry of a network's state buffer (fastnn.architecture.network_state), if it has one.
+NET_STATE = "net.state"
 VERSION = 1
 
 
@@ -50,7 +53,10 @@ def save_params(net, path, **extra):
     net.check_params()
     meta = {"format": WEIGHTS_FORMAT, "version": VERSION, "net": network_record(net),
             "extra": extra}
-    _write(path, dict(net.params), meta)
+    arrays = dict(net.params)
+    if network_state(net) is not None:      # running statistics, needed for inference
+        arrays[NET_STATE] = network_state(net)
+    _write(path, arrays, meta)
 
 
 def save_checkpoint(state, path, **extra):
@@ -60,6 +66,8 @@ def save_checkpoint(state, path, **extra):
     arrays.update({f"optimizer.{k}": v for k, v in opt["arrays"].items()})
     if state["order"] is not None:
         arrays["order"] = np.asarray(state["order"], dtype=np.int64)
+    if state.get("net_state") is not None:
+        arrays[NET_STATE] = state["net_state"]
     best = state.get("best")
     if best is not None:        # early stopping: the best epoch's weights so far
         best = dict(best)
@@ -71,6 +79,8 @@ def save_checkpoint(state, path, **extra):
         "counters": state["counters"], "rng": state["rng"], "config": state["config"],
         "history": state["history"], "extra": extra,
     }
+    if state.get("net_rng") is not None:     # the network's own generator (dropout masks)
+        meta["net_rng"] = state["net_rng"]
     if best is not None:
         meta["best"] = best
     _write(path, arrays, meta)
@@ -158,6 +168,10 @@ def load_net(path):
     net, params = _network(path, meta, arrays)
     for k, v in params.items():
         net.params[k][...] = v
+    try:
+        load_network_state(net, arrays.get(NET_STATE), path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     return net
 
 
@@ -189,6 +203,7 @@ def load_checkpoint(path):
                                      if k.startswith("optimizer.")}},
             "counters": meta["counters"], "rng": meta["rng"], "config": meta["config"],
             "order": arrays.get("order"), "history": meta["history"],
+            "net_state": arrays.get(NET_STATE), "net_rng": meta.get("net_rng"),
         }
         best = meta.get("best")
         if best is not None:

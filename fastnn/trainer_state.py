@@ -3,7 +3,7 @@
 order, the history, early stopping's best weights) and restoring that state."""
 import numpy as np
 
-from .architecture import network_record, same_architecture
+from .architecture import load_network_state, network_record, network_state, same_architecture
 from .optimizer_state import load_optimizer_state, optimizer_state
 
 __all__ = ["load_trainer_state", "run_config", "trainer_state"]
@@ -37,6 +37,11 @@ def trainer_state(trainer):
         "counters": {"iteration": trainer.iteration, "epoch": trainer.epoch, "pos": trainer._pos,
                      "epoch_time": trainer._epoch_time},
         "rng": trainer.rng.bit_generator.state,
+        # a network's own state and generator, where it has them (batch normalization's
+        # running statistics, dropout's masks)
+        "net_state": None if network_state(net) is None else network_state(net).copy(),
+        "net_rng": (net.rng.bit_generator.state
+                    if isinstance(getattr(net, "rng", None), np.random.Generator) else None),
         "order": None if trainer._order is None else trainer._order.copy(),
         "config": run_config(trainer),
         "history": {k: list(v) for k, v in trainer.history.items()},
@@ -72,6 +77,9 @@ def load_trainer_state(trainer, state):
         if np.shape(saved[k]) != v.shape:
             raise ValueError(f"state: {k} saved as {np.shape(saved[k])}, the network's is {v.shape}")
         v[...] = saved[k]
+    load_network_state(net, state.get("net_state"), "state")
+    if state.get("net_rng") is not None and isinstance(getattr(net, "rng", None), np.random.Generator):
+        net.rng.bit_generator.state = state["net_rng"]
     load_optimizer_state(trainer.optimizer, state["optimizer"])
     if trainer._fused is not None and hasattr(trainer._fused, "lr") and \
             isinstance(getattr(trainer.optimizer, "lr", None), float):

@@ -360,3 +360,62 @@ def test_evaluate_a_deeper_net(dtype, rtol):
     assert acc == net.accuracy(x, t)
     assert loss == pytest.approx(-np.mean(np.log(y[np.arange(257), t] + 1e-7)), rel=rtol)
     assert loss < net.loss(x, t)          # net.loss adds 0.5 * lambda * sum(W**2)
+
+
+def test_a_networks_state_and_generator_travel_in_the_files(tmp_path):
+    """A network with a state buffer besides its parameters (``net.state``: batch
+    normalization's running statistics) and a generator of its own (``net.rng``: dropout
+    masks): weights files keep the state, checkpoints both, and a resumed Trainer gets them
+    back exactly. Here a MultiLayerNet that moves its state and draws from its rng at
+    every gradient, standing in for such networks."""
+    from fastnn.checkpoint import load_checkpoint, save_checkpoint
+    from fastnn.model import network_class
+    from fastnn.optimizers import Adam
+    from fastnn.trainer import Trainer, TrainingInterrupted
+
+    @network_class          # files name its class; load_checkpoint rebuilds it to check them
+    class Stateful(MultiLayerNet):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.state = np.zeros(7, self.dtype)
+            self.rng = np.random.default_rng(5)
+
+        def gradient(self, x, t):
+            self.state += self.rng.random(7)         # state that follows the batches
+            return super().gradient(x, t)
+
+    rng = np.random.default_rng(0)
+    x, t = rng.random((60, 6)), rng.integers(0, 3, 60)
+
+    def trainer(net, callbacks=()):
+        return Trainer(net, x, t, optimizer=Adam(), batch_size=10, iterations=12, seed=0,
+                       fused=False, callbacks=callbacks)
+
+    def stop_at_7(tr, event):
+        if event == "step" and tr.iteration == 7:
+            raise KeyboardInterrupt
+    whole = Stateful(6, [5], 3, seed=0)
+    trainer(whole).fit()
+    net = Stateful(6, [5], 3, seed=0)
+    tr = trainer(net, [stop_at_7])
+    with pytest.raises(TrainingInterrupted):
+        tr.fit()
+    save_checkpoint(tr.state_dict(), tmp_path / "c.npz")
+    state, _ = load_checkpoint(tmp_path / "c.npz")
+    again = Stateful(6, [5], 3, seed=0)
+    tr2 = trainer(again)
+    tr2.load_state_dict(state)
+    np.testing.assert_array_equal(again.state, net.state)
+    tr2.fit()
+    np.testing.assert_array_equal(again.theta, whole.theta)
+    np.testing.assert_array_equal(again.state, whole.state)
+    save_params(whole, tmp_path / "w.npz")
+    params, _ = load_params(tmp_path / "w.npz")
+    assert sorted(params) == ["W1", "W2", "b1", "b2"]
+    with np.load(tmp_path / "w.npz") as z:
+        np.testing.assert_array_equal(z["net.state"], whole.state)
+    fresh = Stateful(6, [5], 3, seed=1)
+    from fastnn.architecture import load_network_state
+    with pytest.raises(ValueError, match=r"the network's state buffer is \(7,\) float64, the file "
+                                         r"holds \(3,\) float64"):
+        load_network_state(fresh, np.zeros(3), "w.npz")
