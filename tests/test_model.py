@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import fastnn
 from fastnn import MultiLayerNet, ShapeError, TwoLayerNet
@@ -166,9 +167,6 @@ def test_exported():
 
 
 # -- gradient against the numerical gradient ---------------------------------------------------
-from hypothesis import assume, given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=60, deadline=None)
 @given(sizes=st.lists(st.integers(1, 5), min_size=3, max_size=6), classes=st.integers(2, 4),
        N=st.integers(1, 4), activation=st.sampled_from(["relu", "sigmoid"]),
@@ -313,3 +311,22 @@ def test_param_views_of_a_flat_buffer():
     assert all(np.shares_memory(a, buf) for a in v.values())
     with pytest.raises(ShapeError, match=r"^buf: expected \(39,\) like theta, got \(38,\) float64$"):
         net.param_views(buf[:-1])
+
+
+def test_every_layer_path_method_runs_under_the_blas_policy(rng, monkeypatch):
+    """predict, loss, accuracy, gradient and evaluate ask fastnn.threads.blas_for, with the
+    forward products' multiply-adds (N * sum of IN * OUT) as the work."""
+    import contextlib
+    import fastnn.model
+    calls = []
+
+    def record(work, adaptive=None, key=None):
+        calls.append((key[0], work))
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(fastnn.model, "blas_for", record)
+    net = MultiLayerNet(6, [5, 4], 3, seed=0)
+    x, t = batch(rng, 6, 3, N=7)
+    net.predict(x), net.loss(x, t), net.accuracy(x, t), net.gradient(x, t), net.evaluate(x, t)
+    work = 7 * (6 * 5 + 5 * 4 + 4 * 3)
+    assert calls == [("scores", work), ("loss", work), ("scores", work), ("gradient", work), ("evaluate", work)]
