@@ -367,11 +367,24 @@ def test_book_state_attributes():
 
 
 def test_state_shape_change_is_refused():
-    m = Momentum()
-    m.update({"W": np.zeros((2, 3))}, {"W": np.ones((2, 3))})
-    with pytest.raises(ValueError, match=r"^params\['W'\]: \(3, 2\) float64, but the optimizer's "
-                                         r"v\['W'\] is \(2, 3\) float64"):
-        m.update({"W": np.zeros((3, 2))}, {"W": np.ones((3, 2))})
+    for old, new in (((2, 3), (3, 2)), ((3, 2), (2, 3)), ((2, 3), (2, 4))):
+        m = Momentum()
+        m.update({"W": np.zeros(old)}, {"W": np.ones(old)})
+        with pytest.raises(ValueError, match=rf"^params\['W'\]: \({new[0]}, {new[1]}\) float64, but the "
+                                             rf"optimizer's v\['W'\] is \({old[0]}, {old[1]}\) float64"):
+            m.update({"W": np.zeros(new)}, {"W": np.ones(new)})
+
+
+def test_assigned_state_takes_the_parameters_dtype():
+    """State assigned in float64 for float32 parameters is converted at the next update."""
+    p = {"W": np.ones((2, 3), np.float32)}
+    m = Momentum(0.1, momentum=0.5)
+    m.v = {"W": np.full((2, 3), 0.1)}
+    m.update(p, {"W": np.ones((2, 3), np.float32)})
+    assert m.v["W"].dtype == np.float32 and m.v["W"].flags.c_contiguous
+    v = np.float32(0.5) * np.float32(0.1) - np.float32(0.1)
+    assert np.array_equal(m.v["W"], np.full((2, 3), v, np.float32))
+    assert np.array_equal(p["W"], np.full((2, 3), np.float32(1) + v, np.float32))
 
 
 # -- state_dict --------------------------------------------------------------------------
@@ -673,3 +686,26 @@ def test_same_array_under_another_key():
     m.update({"b": w}, {"b": np.ones((2, 2))})           # b: new state, a step of -lr g
     agree(w, np.full((2, 2), -1.0), 0, "two first steps")
     assert sorted(m.v) == ["a", "b"]
+
+
+def test_replaced_entry_with_adam_uses_both_moments():
+    theta, params = flat_params(np.float64)
+    grads = grad_stream(theta, params, 2)
+    ref_theta = theta.copy()
+    ref = views_of(ref_theta, shapes_of(params))
+    a, b = Adam(0.1), Adam(0.1)
+    for g in (grads[0][1], grads[1][1]):
+        replaced = dict(params, p0=params["p0"].copy())
+        a.update(replaced, g)
+        params["p0"][...] = replaced["p0"]
+        b.update(ref, g)
+    assert np.array_equal(theta, ref_theta)
+
+
+def test_flat_state_of_another_dtype_is_refused():
+    theta, params = flat_params(np.float64)
+    m = Momentum()
+    m.flat_state(theta.size, np.float32)
+    with pytest.raises(ValueError, match=r"^params: views of a buffer of 58 float64 values, but the "
+                                         r"optimizer's state is over 58 float32 values"):
+        m.update(params, {k: np.ones_like(p) for k, p in params.items()})
