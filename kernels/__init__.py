@@ -7,7 +7,10 @@ allocating API is :mod:`fastnn`.
 
 Modules: ``activations``, ``softmax``, ``losses``, ``affine`` (the book's layers,
 re-exported here); ``sparse`` (compressed rows of mostly-zero inputs);
-``fused`` (whole SGD steps of the two-layer network, serial and parallel);
+``graph`` (the table describing a network); ``optimizers`` (the chapter-6 update
+formulas over a flat buffer); ``train`` (whole training steps of any described network
+with any optimizer, serial and parallel); ``fused`` (whole SGD steps of the two-layer
+network, serial and parallel);
 ``numgrad`` (the numerical-gradient loop for ``@njit`` losses);
 ``twolayer_numgrad`` (the two-layer network's numerical gradient, full and
 incremental).

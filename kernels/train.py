@@ -243,8 +243,9 @@ def forward_rows(ops, n_ops, rows, j0, j1, N, indptr, indices, values, theta, ac
             W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
             b = theta[p + n_in * n_out:p + n_in * n_out + n_out]
             for j in range(j0, j1):
+                o = out[j]
                 for h in range(n_out):
-                    out[j, h] = zero
+                    o[h] = zero
             if k == 0:
                 for j in range(j0, j1):
                     r = rows[j]
@@ -313,8 +314,9 @@ def samples(ops, rows, j0, j1, N, indptr, indices, values, labels, tdense, theta
             WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
             dx = block(ops, dacts, k - 1, N)
             for j in range(j0, j1):
+                o = dx[j]
                 for i in range(n_in):
-                    dx[j, i] = zero
+                    o[i] = zero
             mm_rows(block(ops, dacts, k, N), WT, dx, j0, j1)
         elif kind == RELU or kind == SIGMOID:
             a = ops[k, AOFF]
@@ -380,8 +382,7 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
                             wr[h] -= c * g[h]
                 i0 = p + n_in * n_out     # only b is left for the optimizer
             else:
-                for i in range(i0, i0 + nr * n_out):
-                    grad[i] = zero
+                G.ravel()[:] = zero
                 for j in range(N):
                     r = rows[j]
                     q0 = indptr[r]
@@ -396,22 +397,23 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
                         for h in range(n_out):
                             gr[h] += v * g[h]
         else:
-            for i in range(i0, i0 + nr * n_out):
-                grad[i] = zero
+            G.ravel()[:] = zero
             # dW[r0:rw] = x[:, r0:rw].T @ dout, summed over the batch in sample order;
             # x[:, r0:rw].T copied first into this item's rows of xt (contiguous tiles)
             x = block(ops, acts, k - 1, N)
             a = ops[k - 1, AOFF]
             xt = xtb[N * a + r0 * N:N * a + rw * N].reshape((nr, N))
             for j in range(N):
-                xr = x[j]
+                xr = x[j, r0:rw]
                 for i in range(nr):
-                    xt[i, j] = xr[r0 + i]
+                    xt[i, j] = xr[i]
             mm_rows(xt, dout, G, 0, nr)
         if lam != 0.0 and not (k == 0 and direct):
             lam_t = theta.dtype.type(lam)
-            for i in range(p + r0 * n_out, p + rw * n_out):
-                grad[i] += lam_t * theta[i]
+            gf = G.ravel()
+            wf = W.ravel()
+            for i in range(gf.size):
+                gf[i] += lam_t * wf[i]
     if r1 > n_in:
         # db = sum over the batch of dout, in sample order
         gb = grad[p + n_in * n_out:p + n_in * n_out + n_out]
@@ -424,9 +426,9 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
     if i1 > i0:
         apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1)
     if k > 0 and nr > 0:
-        WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
-        for i in range(r0, rw):
-            wr = theta[p + i * n_out:p + (i + 1) * n_out]
+        WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))[:, r0:rw]
+        for i in range(nr):
+            wr = W[i]
             for h in range(n_out):
                 WT[h, i] = wr[h]
 
