@@ -1,4 +1,5 @@
-"""``fastnn`` command line: one subcommand per module in this package.
+"""``fastnn`` command line: one subcommand per module named in COMMANDS; the other modules
+of this package hold what the subcommands share (options, run folders, progress output).
 
 Each subcommand module defines ``register(subparsers)``, which adds its
 parser and sets ``func``; ``func(args)`` returns the exit status: 0, 2 for
@@ -62,7 +63,7 @@ def main(argv=None):
         from ..threads import check_environment
         check_environment()      # thread variables above the cores: one clear message
         return args.func(args) or 0
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except MemoryError as exc:
