@@ -264,3 +264,50 @@ def two_layer_params(rng, d, h, c, dtype=np.float64, scale=0.5):
             "b1": (scale * rng.standard_normal(h)).astype(dtype),
             "W2": (scale * rng.standard_normal((h, c))).astype(dtype),
             "b2": (scale * rng.standard_normal(c)).astype(dtype)}
+
+
+# ---------------------------------------------------------------------------
+# Dropout and batch normalization (chapter 6), as the book's layers compute them
+# ---------------------------------------------------------------------------
+def dropout_forward(x, mask, train_flg=True, ratio=0.5):
+    """x * mask in training; x * (1 - ratio) at inference."""
+    return x * mask if train_flg else x * (1.0 - ratio)
+
+
+def dropout_backward(dout, mask):
+    return dout * mask
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, train_flg=True,
+                      eps=10e-7):
+    """(out, cache, running_mean, running_var) for x: (N, D); cache = (xc, xn, std) in training."""
+    if train_flg:
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = np.mean(xc ** 2, axis=0)
+        std = np.sqrt(var + eps)
+        xn = xc / std
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = (xc, xn, std)
+    else:
+        xc = x - running_mean
+        xn = xc / np.sqrt(running_var + eps)
+        cache = None
+    return gamma * xn + beta, cache, running_mean, running_var
+
+
+def batchnorm_backward(dout, gamma, cache):
+    """(dx, dgamma, dbeta), the book's chain: dxn, dxc, dstd, dvar, dmu."""
+    xc, xn, std = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(xn * dout, axis=0)
+    dxn = gamma * dout
+    dxc = dxn / std
+    dstd = -np.sum((dxn * xc) / (std * std), axis=0)
+    dvar = 0.5 * dstd / std
+    dxc += (2.0 / N) * xc * dvar
+    dmu = np.sum(dxc, axis=0)
+    dx = dxc - dmu / N
+    return dx, dgamma, dbeta
