@@ -9,6 +9,7 @@ from .functions import (
 )
 from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+from .regularization import BatchNormalization, Dropout
 from .network import TwoLayerNet
 from .inference import predict
 from .optimizers import SGD, Adam, Momentum
