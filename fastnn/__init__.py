@@ -1,6 +1,6 @@
 """fastnn: the network of *Deep Learning from Scratch* on fast numba kernels.
 
-The book's API (functions, layers, ``TwoLayerNet``) checked at the boundary;
+The book's API (functions, layers, ``TwoLayerNet``, ``MultiLayerNet``) checked at the boundary;
 the compiled work is done by the separate :mod:`kernels` package.
 """
 from .functions import (
@@ -11,6 +11,7 @@ from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
 from .regularization import BatchNormalization, Dropout
 from .network import TwoLayerNet
+from .model import MultiLayerNet
 from .inference import predict
 from .optimizers import SGD, Adam, Momentum
 from .perceptron import AND, NAND, OR, XOR

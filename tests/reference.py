@@ -311,3 +311,69 @@ def batchnorm_backward(dout, gamma, cache):
     dmu = np.sum(dxc, axis=0)
     dx = dxc - dmu / N
     return dx, dgamma, dbeta
+
+# -- the book's MultiLayerNet (chapter 6), any depth ------------------------------------------
+def multi_layer_init_stds(weight_init_std, sizes):
+    """One std per W, as common/multi_layer_net.py's __init_weight: "relu"/"he" sqrt(2 / n_in),
+    "sigmoid"/"xavier" sqrt(1 / n_in), a number for every W."""
+    stds = []
+    for n_in in sizes[:-1]:
+        scale = weight_init_std
+        if str(weight_init_std).lower() in ("relu", "he"):
+            scale = np.sqrt(2.0 / n_in)
+        elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+            scale = np.sqrt(1.0 / n_in)
+        stds.append(scale)
+    return stds
+
+
+def multi_layer_params(rng, sizes, dtype=np.float64, scale=0.5):
+    """Random W1, b1, ..., Wn, bn for widths ``sizes`` (non-zero biases)."""
+    p = {}
+    for i in range(1, len(sizes)):
+        p[f"W{i}"] = (scale * rng.standard_normal((sizes[i - 1], sizes[i]))).astype(dtype)
+        p[f"b{i}"] = (scale * rng.standard_normal(sizes[i])).astype(dtype)
+    return p
+
+
+def multi_layer_forward(params, x, activation="relu"):
+    """(inputs of each Affine, pre-activations of each Affine, probabilities y)."""
+    act = sigmoid if activation == "sigmoid" else relu
+    n = len(params) // 2
+    zs, As = [], []
+    z = x
+    for i in range(1, n + 1):
+        zs.append(z)
+        a = np.dot(z, params[f"W{i}"]) + params[f"b{i}"]
+        As.append(a)
+        z = act(a) if i < n else a
+    return zs, As, softmax(As[-1])
+
+
+def multi_layer_scores(params, x, activation="relu"):
+    """The last Affine's output (what the book's MultiLayerNet.predict returns)."""
+    return multi_layer_forward(params, x, activation)[1][-1]
+
+
+def multi_layer_loss(params, x, t, activation="relu", weight_decay_lambda=0.0, delta=1e-7):
+    """Mean cross-entropy + 0.5 * lambda * sum of W**2 over every W (the book's loss)."""
+    y = multi_layer_forward(params, x, activation)[2]
+    T = _one_hot(t, y.shape[1], y.dtype)
+    decay = sum(0.5 * weight_decay_lambda * np.sum(params[k] ** 2) for k in params if k[0] == "W")
+    return -np.sum(T * np.log(y + delta)) / y.shape[0] + decay
+
+
+def multi_layer_gradient(params, x, t, activation="relu", weight_decay_lambda=0.0):
+    """Backprop through every layer; dW_k gets + lambda * W_k (the book's gradient)."""
+    zs, As, y = multi_layer_forward(params, x, activation)
+    n = len(zs)
+    da = (y - _one_hot(t, y.shape[1], y.dtype)) / x.shape[0]
+    g = {}
+    for i in range(n, 0, -1):
+        g[f"W{i}"] = np.dot(zs[i - 1].T, da) + weight_decay_lambda * params[f"W{i}"]
+        g[f"b{i}"] = da.sum(axis=0)
+        if i > 1:
+            dz = np.dot(da, params[f"W{i}"].T)
+            z = zs[i - 1]
+            da = dz * z * (1 - z) if activation == "sigmoid" else dz * (As[i - 2] > 0)
+    return g
