@@ -75,6 +75,16 @@ class Dropout:
         train = _check_train_flg(train_flg)
         x = as_float_array("x", x, finite=False)
         self.dropout_ratio = check_dropout_ratio(self.dropout_ratio)
+        return self._forward(x, train)
+
+    def backward(self, dout):
+        """dx = dout * mask, of the training forward's shape and dtype."""
+        if self.mask is None:
+            raise _before_training_forward(self)
+        return self._backward(_check_dout(dout, self.mask.shape, self._dtype))
+
+    def _forward(self, x, train):
+        """forward without checks: x C-contiguous float."""
         out = np.empty_like(x)
         if train:
             self.mask = self.rng.random(x.shape) > self.dropout_ratio
@@ -84,11 +94,8 @@ class Dropout:
             K.dropout_inference(x.reshape(-1), self.dropout_ratio, out.reshape(-1))
         return out
 
-    def backward(self, dout):
-        """dx = dout * mask, of the training forward's shape and dtype."""
-        if self.mask is None:
-            raise _before_training_forward(self)
-        dout = _check_dout(dout, self.mask.shape, self._dtype)
+    def _backward(self, dout):
+        """backward without checks: dout C-contiguous, the training forward's shape and dtype."""
         dx = np.empty_like(dout)
         K.dropout_backward(dout.reshape(-1), self.mask.reshape(-1), dx.reshape(-1))
         return dx
@@ -113,7 +120,7 @@ class BatchNormalization:
         D = self.gamma.shape[0]
         self.running_mean = self._running("running_mean", running_mean, D)
         self.running_var = self._running("running_var", running_var, D)
-        self.input_shape = None
+        self.input_shape = None       # the training forward's input shape
         self.batch_size = None
         self.xn = None
         self.std = None
@@ -155,6 +162,15 @@ class BatchNormalization:
             self.running_var = np.zeros(D, dt)
         self.running_mean = self._running("running_mean", self.running_mean, D)
         self.running_var = self._running("running_var", self.running_var, D)
+        out = self._forward(x2, train)
+        if train:
+            self.input_shape = x.shape
+        return out.reshape(x.shape)
+
+    def _forward(self, x2, train):
+        """forward without checks: x2 (N, D) C-contiguous of gamma's dtype, running statistics
+        set; returns (N, D)."""
+        D, dt = x2.shape[1], x2.dtype
         out = np.empty_like(x2)
         if train:
             mu, var, std = np.empty(D, dt), np.empty(D, dt), np.empty(D, dt)
@@ -162,11 +178,11 @@ class BatchNormalization:
             K.batchnorm_forward_train(x2, self.gamma, self.beta, EPS, mu, var, std, xn, out)
             K.batchnorm_running_update(self.momentum, mu, var, self.running_mean, self.running_var)
             self.xn, self.std, self.batch_size = xn, std, x2.shape[0]
-            self.input_shape = x.shape
+            self.input_shape = x2.shape
         else:
             K.batchnorm_forward_infer(x2, self.gamma, self.beta, self.running_mean, self.running_var,
                                       EPS, out)
-        return out.reshape(x.shape)
+        return out
 
     def backward(self, dout):
         """dx of the training forward's input shape; sets dgamma and dbeta (D,)."""
@@ -177,8 +193,14 @@ class BatchNormalization:
             raise ShapeError(f"gamma: expected ({self.xn.shape[1]},) {self.xn.dtype} as in forward, "
                              f"got {describe(self.gamma)}; gamma was replaced between forward and backward")
         dout = _check_dout(dout, self.input_shape, self.xn.dtype).reshape(self.xn.shape)
+        return self._backward(dout).reshape(self.input_shape)
+
+    def _backward(self, dout2, dgamma=None, dbeta=None):
+        """backward without checks: dout2 (N, D) C-contiguous of the forward's dtype.  dgamma
+        and dbeta (D,) receive the gradients when given (a network's flat gradient buffer)."""
         D = self.xn.shape[1]
-        dx = np.empty_like(dout)
-        self.dgamma, self.dbeta = np.empty(D, dout.dtype), np.empty(D, dout.dtype)
-        K.batchnorm_backward(dout, self.xn, self.std, self.gamma, dx, self.dgamma, self.dbeta)
-        return dx.reshape(self.input_shape)
+        dx = np.empty_like(dout2)
+        self.dgamma = np.empty(D, dout2.dtype) if dgamma is None else dgamma
+        self.dbeta = np.empty(D, dout2.dtype) if dbeta is None else dbeta
+        K.batchnorm_backward(dout2, self.xn, self.std, self.gamma, dx, self.dgamma, self.dbeta)
+        return dx

@@ -312,6 +312,7 @@ def batchnorm_backward(dout, gamma, cache):
     dx = dxc - dmu / N
     return dx, dgamma, dbeta
 
+
 # -- the book's MultiLayerNet (chapter 6), any depth ------------------------------------------
 def multi_layer_init_stds(weight_init_std, sizes):
     """One std per W, as common/multi_layer_net.py's __init_weight: "relu"/"he" sqrt(2 / n_in),
@@ -377,3 +378,43 @@ def multi_layer_gradient(params, x, t, activation="relu", weight_decay_lambda=0.
             z = zs[i - 1]
             da = dz * z * (1 - z) if activation == "sigmoid" else dz * (As[i - 2] > 0)
     return g
+
+
+# -- the book's MultiLayerNetExtend (chapter 6): batch norm and dropout ----------------------------
+def extend_loss_gradient(params, x, t, n_affine, activation="relu", masks=None, use_batchnorm=False,
+                         weight_decay_lambda=0.0, delta=1e-7):
+    """(loss, grads) of the training forward (batch statistics; dropout with the given masks,
+    one per hidden layer) and backprop through the book's layers in their order:
+    Affine -> [BatchNorm] -> activation -> [Dropout] per hidden layer, then Affine."""
+    act = sigmoid if activation == "sigmoid" else relu
+    z, tape = x, []
+    for i in range(1, n_affine + 1):
+        a = affine_forward(z, params[f"W{i}"], params[f"b{i}"])
+        rec = {"z": z}
+        if i < n_affine:
+            if use_batchnorm:
+                a, rec["bn"], _, _ = batchnorm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], 0.0, 0.0)
+            h = act(a)
+            rec["a"], rec["h"] = a, h
+            if masks is not None:
+                h = dropout_forward(h, masks[i - 1])
+            z = h
+        tape.append(rec)
+    y = softmax(a)
+    T = _one_hot(t, y.shape[1], y.dtype)
+    decay = sum(0.5 * weight_decay_lambda * np.sum(params[f"W{i}"] ** 2) for i in range(1, n_affine + 1))
+    loss = -np.sum(T * np.log(y + delta)) / y.shape[0] + decay
+    g = {}
+    d = (y - T) / x.shape[0]
+    for i in range(n_affine, 0, -1):
+        rec = tape[i - 1]
+        if i < n_affine:
+            if masks is not None:
+                d = dropout_backward(d, masks[i - 1])
+            d = sigmoid_grad(d, rec["h"]) if activation == "sigmoid" else relu_grad(d, rec["a"])
+            if use_batchnorm:
+                d, g[f"gamma{i}"], g[f"beta{i}"] = batchnorm_backward(d, params[f"gamma{i}"], rec["bn"])
+        dz, dW, db = affine_backward(rec["z"], params[f"W{i}"], d)
+        g[f"W{i}"], g[f"b{i}"] = dW + weight_decay_lambda * params[f"W{i}"], db
+        d = dz
+    return loss, g

@@ -1,0 +1,224 @@
+"""The book's MultiLayerNetExtend (chapter 6): MultiLayerNet with dropout and batch
+normalization, built from one description like every fastnn network.
+
+Every hidden layer is Affine -> [BatchNormalization] -> activation ->
+[Dropout], as in the book's ``common/multi_layer_net_extend.py``.  gamma and
+beta live in ``theta`` beside the weights (``params`` names them ``gamma1
+beta1 ...``); the running mean and variance live in the state buffer
+``state`` (``kernels.graph`` lays both out).  Dropout masks are drawn from
+the network's generator ``rng`` (the one that drew the weights, unless
+replaced), so a seed fixes the weights and every mask.
+"""
+import numpy as np
+
+import kernels.graph as G
+
+from ._checks import one_of, positive_int
+from .model import (
+    ACTIVATIONS, Network, _hidden_sizes, check_dtype, check_rng, network_class, weight_stds,
+)
+from .layers import Affine, Relu, Sigmoid
+from .regularization import BatchNormalization, Dropout, check_dropout_ratio, check_momentum
+
+_ACT_LAYERS = {G.SIGMOID: Sigmoid, G.RELU: Relu}
+
+
+def _flag(name, v):
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(v).__name__} {v!r}")
+    return bool(v)
+
+
+def _ratio(dropout_ration, dropout_ratio):
+    """The dropout ratio from the book's spelling or fastnn's, refusing two different values."""
+    if dropout_ratio is None:
+        return check_dropout_ratio(dropout_ration, "dropout_ration")
+    r = check_dropout_ratio(dropout_ratio)
+    if dropout_ration != 0.5 and check_dropout_ratio(dropout_ration, "dropout_ration") != r:
+        raise ValueError(f"dropout_ratio: given as {dropout_ratio!r} and as dropout_ration={dropout_ration!r} "
+                         f"(the book's spelling); give one")
+    return r
+
+
+@network_class
+class MultiLayerNetExtend(Network):
+    """MultiLayerNet with the book's options: ``use_dropout`` with ``dropout_ration`` (the
+    book's spelling) or ``dropout_ratio`` in [0, 1); ``use_batchnorm`` with ``momentum`` in
+    (0, 1) for the running statistics.  Other arguments as :class:`fastnn.model.MultiLayerNet`.
+
+    ``predict(x, train_flg=False)`` returns probabilities (``scores`` the last Affine's
+    output); ``loss(x, t, train_flg=False)``; ``gradient`` runs the training forward
+    (batch statistics, fresh dropout masks) and backprop.  ``state``: (S,) the running
+    means and variances, ``running`` named views into it (``running_mean1``,
+    ``running_var1``, ...); running variances start at 0 as in the book.
+    """
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
+                 weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5, use_batchnorm=False, *,
+                 dropout_ratio=None, momentum=0.9, dtype=np.float64, seed=None, rng=None):
+        D = positive_int("input_size", input_size)
+        C = positive_int("output_size", output_size)
+        hidden = _hidden_sizes(hidden_size_list)
+        one_of("activation", activation, tuple(ACTIVATIONS))
+        dtype = check_dtype(dtype)
+        rng = check_rng(rng, seed)
+        sizes = (D, *hidden, C)
+        stds = weight_stds(weight_init_std, sizes)
+        self._options(use_dropout, _ratio(dropout_ration, dropout_ratio), use_batchnorm, momentum)
+        super().__init__(sizes, activation, dtype=dtype, weight_decay_lambda=weight_decay_lambda)
+        self._draw_weights(stds, rng)
+        self._init_state()
+        self.rng = rng
+
+    # -- construction ---------------------------------------------------------
+    def _options(self, use_dropout, ratio, use_batchnorm, momentum):
+        self.use_dropout = _flag("use_dropout", use_dropout)
+        self.dropout_ratio = check_dropout_ratio(ratio)
+        self.use_batchnorm = _flag("use_batchnorm", use_batchnorm)
+        self.momentum = check_momentum(momentum)
+
+    def _describe(self, sizes, activation):
+        return G.mlp_extend(sizes, activation, self.use_dropout, self.dropout_ratio, self.use_batchnorm,
+                            self.momentum)
+
+    def _init_state(self):
+        """gamma = 1, beta = 0; the state buffer (running statistics) zero; named views."""
+        for name, view in self._views.items():
+            if name.startswith("gamma"):
+                view[...] = 1
+        self.state = np.zeros(G.state_size(self._ops), dtype=self._dtype)
+        self.running = {}
+        i = 0
+        for row in self._ops:
+            if row[G.KIND] == G.AFFINE:
+                i += 1
+            elif row[G.KIND] == G.BATCHNORM:
+                s, n = int(row[G.SOFF]), int(row[G.OUT])
+                self.running[f"running_mean{i}"] = self.state[s:s + n]
+                self.running[f"running_var{i}"] = self.state[s + n:s + 2 * n]
+
+    @property
+    def dropout_ration(self):
+        """The book's spelling of :attr:`dropout_ratio`."""
+        return self.dropout_ratio
+
+    @property
+    def hidden_size_list(self):
+        return list(self._sizes[1:-1])
+
+    def architecture(self):
+        d = super().architecture()
+        d.update(use_dropout=self.use_dropout, dropout_ratio=self.dropout_ratio,
+                 use_batchnorm=self.use_batchnorm, momentum=self.momentum)
+        return d
+
+    @classmethod
+    def _empty(cls, arch):
+        net = cls.__new__(cls)
+        net._options(arch.get("use_dropout", False), arch.get("dropout_ratio", 0.5),
+                     arch.get("use_batchnorm", False), arch.get("momentum", 0.9))
+        Network.__init__(net, arch["sizes"], arch["activation"], dtype=arch["dtype"],
+                         weight_decay_lambda=arch["weight_decay_lambda"])
+        net._init_state()
+        net.rng = np.random.default_rng()
+        return net
+
+    def __repr__(self):
+        opts = (f", dropout {self.dropout_ratio}" if self.use_dropout else "") + \
+               (", batchnorm" if self.use_batchnorm else "")
+        return super().__repr__()[:-1] + opts + ")"
+
+    # -- the layer path ---------------------------------------------------------
+    def _sync(self):
+        self.check_params()
+        if self._layers is None:
+            layers, slots = [], []
+            i = 0
+            v = self._views
+            for k, row in enumerate(self._ops):
+                kind = int(row[G.KIND])
+                if kind == G.AFFINE:
+                    i += 1
+                    slots.append((f"W{i}", f"b{i}"))
+                    layers.append(Affine(v[f"W{i}"], v[f"b{i}"]))
+                elif kind == G.BATCHNORM:
+                    slots.append((f"gamma{i}", f"beta{i}"))
+                    layers.append(BatchNormalization(v[f"gamma{i}"], v[f"beta{i}"], self._fops[k, G.MOMENTUM],
+                                                     self.running[f"running_mean{i}"],
+                                                     self.running[f"running_var{i}"]))
+                elif kind == G.DROPOUT:
+                    slots.append(None)
+                    layers.append(Dropout(self._fops[k, G.RATIO], rng=self.rng))
+                elif kind in _ACT_LAYERS:
+                    slots.append(None)
+                    layers.append(_ACT_LAYERS[kind]())
+            self._slots = slots
+            self._layers = layers
+        return self._layers
+
+    def _scores(self, x, train_flg=False):
+        out = x
+        for layer in self._sync():
+            if isinstance(layer, Dropout):
+                layer.rng = self.rng
+                out = layer._forward(out, train_flg)
+            elif isinstance(layer, BatchNormalization):
+                out = layer._forward(out, train_flg)
+            else:
+                out = layer._forward(out)
+        return out
+
+    def _loss(self, x, t, train_flg=False):
+        a = self._scores(x, train_flg)
+        loss = self._last._forward(a, "labels" if t.ndim == 1 else "dense", t)
+        return loss + self._decay() if self._lambda else loss
+
+    def _gradient_into(self, x, t, grad):
+        loss = self._loss(x, t, True)
+        layers = self._layers
+        g = self._named_views(grad)
+        dout = self._last.backward(1)
+        for i in range(len(layers) - 1, -1, -1):
+            slot, layer = self._slots[i], layers[i]
+            if slot is None:
+                dout = layer._backward(dout)
+            elif isinstance(layer, BatchNormalization):
+                dout = layer._backward(dout, g[slot[0]], g[slot[1]])
+            else:       # an Affine; the network input's dx is not needed
+                dout = layer._backward(dout, i > 0, g[slot[0]], g[slot[1]])
+        if self._lambda:
+            G.add_weight_decay(self._ops, self._theta, grad, self._lambda)
+        self.last_loss = loss
+        return loss
+
+    def _infer(self, x, acts):
+        return G.forward_state(self._ops, self._fops, self._theta, self.state, x, acts)
+
+    # -- the book's methods with train_flg ---------------------------------------------
+    def scores(self, x, train_flg=False):
+        """The last Affine's output (the book's predict).  train_flg=True: batch statistics and
+        fresh dropout masks (and the running statistics move), as in training."""
+        train = _flag("train_flg", train_flg)
+        x = self.check_input(x)
+        with self._threads("scores", x):
+            return self._scores(x, train)
+
+    def predict(self, x, train_flg=False):
+        """Class probabilities softmax(scores(x, train_flg)).  x: (N, D) -> (N, C)."""
+        from .functions import softmax
+        return softmax(self.scores(x, train_flg))
+
+    def loss(self, x, t, train_flg=False):
+        """Mean cross-entropy plus 0.5 * weight_decay_lambda * sum of W**2 (not gamma, beta)."""
+        train = _flag("train_flg", train_flg)
+        x, t = self._check_batch(x, t)
+        with self._threads("loss", x):
+            return self._loss(x, t, train)
+
+    def numerical_gradient(self, x, t, method="incremental", **kw):
+        if self.use_dropout or self.use_batchnorm:
+            raise NotImplementedError(
+                "numerical_gradient: not available yet for networks with Dropout or BatchNormalization "
+                "(their backward passes are checked against numerical gradients in the tests); "
+                "use gradient")
+        return super().numerical_gradient(x, t, method, **kw)
