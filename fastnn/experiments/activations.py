@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .. import functions as F
+import kernels as K
 
 TITLE = "activation histograms per weight initialisation"
 BOOK = "ch06/weight_init_activation_histogram.py"
@@ -34,14 +34,15 @@ def label(act, init):
 
 def activations(act, std, rng, dtype=np.float64):
     """The five layers' outputs (LAYERS, 1000, 100) for one activation and weight std."""
-    f = F.sigmoid if act == "sigmoid" else F.relu
+    f = K.sigmoid if act == "sigmoid" else K.relu
     z = rng.standard_normal((N_SAMPLES, NODES)).astype(dtype)
-    out = []
-    for _ in range(LAYERS):
+    out = np.empty((LAYERS, N_SAMPLES, NODES), dtype)
+    for i in range(LAYERS):
         W = (std * rng.standard_normal((NODES, NODES))).astype(dtype)
-        z = f(z @ W)
-        out.append(z)
-    return np.array(out)
+        a = z @ W
+        f(a.reshape(-1), out[i].reshape(-1))
+        z = out[i]
+    return out
 
 
 def run_once(data, rng, dtype, progress=None):
@@ -69,10 +70,10 @@ def draw(fig, runs):
             ax = axes[r, c]
             _, counts = curves_of(runs, f"{label(act, init)} layer{c + 1}")
             mean = counts.mean(axis=0)
-            ax.bar(edges[:-1], mean, width=1.0 / BINS, align="edge", color="C0")
+            ax.stairs(mean, edges, fill=True, color="C0")
             if len(runs) > 1:
-                ax.errorbar(edges[:-1] + 0.5 / BINS, mean, yerr=[mean - counts.min(0), counts.max(0) - mean],
-                            fmt="none", ecolor="k", elinewidth=0.5)
+                ax.stairs(counts.max(axis=0), edges, baseline=counts.min(axis=0), fill=True, color="k",
+                          alpha=0.3)
             ax.set_ylim(0, 7000)
             if r == 0:
                 ax.set_title(f"{c + 1}-layer")
