@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 import kernels.graph as G
+from kernels.losses import cross_entropy_dense, cross_entropy_labels
 
 from ._checks import (
     ShapeError, _shape_str, as_float_array, as_labels, describe, one_of, positive_float, positive_int,
@@ -120,12 +121,14 @@ class Network:
         self._theta = np.zeros(n_params, dtype=self._dtype)
         self._layout = G.param_layout(self._ops)
         self._shapes = {name: shape for name, _, shape in self._layout}
+        self._names_at = {o: name for name, o, _ in self._layout}
         self._views = self._named_views(self._theta)
         self.params = dict(self._views)
         self.weight_decay_lambda = weight_decay_lambda
         # multiply-adds of one sample's forward products: the layer path's BLAS work measure
         self._macs = sum(int(r[G.IN]) * int(r[G.OUT]) for r in self._ops if r[G.KIND] == G.AFFINE)
         self._layers = None
+        self._sync()            # the layers, over the views (theta is zero: finite)
         self._last = SoftmaxWithLoss()
         self._adaptive = None
         self.last_loss = None
@@ -252,6 +255,7 @@ class Network:
             if a.shape != shape:
                 raise ShapeError(f"params[{k!r}]: expected {_shape_str(shape)} {dt} "
                                  f"(the net is {'-'.join(map(str, self._sizes))}), got {describe(a)}")
+            as_float_array(f"params[{k!r}]", a, dtype=dt)        # finite values
             replaced.append((k, a))
         for k, a in replaced:
             views[k][...] = a
@@ -291,21 +295,24 @@ class Network:
         """The layers, built once over views into theta; checks ``params`` first."""
         self.check_params()
         if self._layers is None:
-            layers, slots = [], []
-            i = 0
-            for k, row in enumerate(self._ops):
-                kind = int(row[G.KIND])
-                if kind == G.AFFINE:
-                    i += 1
-                    slots.append((f"W{i}", f"b{i}"))
-                    layers.append(Affine(self._views[f"W{i}"], self._views[f"b{i}"]))
-                elif kind in _LAYERS:
-                    slots.append(None)
-                    layers.append(_LAYERS[kind]())
-                elif kind != G.SOFTMAX_LOSS:
-                    raise ValueError(f"operation {k}: {G.KIND_NAMES.get(kind, kind)} has no layer yet")
-            self._slots = slots
-            self._layers = layers
+            built = [self._make_layer(k, row) for k, row in enumerate(self._ops[:-1])]
+            self._layers = [layer for layer, _ in built]
+            self._slots = [names for _, names in built]
+        return self._layers
+
+    def _make_layer(self, k, row):
+        """(layer, names of its parameters) for operation k, a row of ``ops`` before the last
+        (SoftmaxWithLoss, kept as ``_last``).  A layer with parameters takes views into theta
+        and its ``_backward(dout, need_dx, *grads)`` writes their gradients into the views
+        ``grads``.  Networks with more kinds of operation extend this."""
+        kind = int(row[G.KIND])
+        if kind == G.AFFINE:
+            p = int(row[G.POFF])
+            names = (self._names_at[p], self._names_at[p + int(row[G.IN]) * int(row[G.OUT])])
+            return Affine(*(self._views[n] for n in names)), names
+        if kind in _LAYERS:
+            return _LAYERS[kind](), ()
+        raise ValueError(f"operation {k}: {G.KIND_NAMES.get(kind, kind)} has no layer yet")
         return self._layers
 
     def _threads(self, call, x):
@@ -366,33 +373,38 @@ class Network:
             hits += int(np.sum(np.argmax(a, axis=1) == labels[i:i + batch_size]))
         return hits / x.shape[0]
 
-    def _gradient_into(self, x, t, grad):
-        """Backprop on a checked batch into ``grad`` (P,) of theta's layout; returns the loss."""
+    def _gradient_into(self, x, t, grad, g):
+        """Backprop on a checked batch into ``grad`` (P,) of theta's layout, whose named
+        views are ``g``; returns the loss (also kept as ``last_loss``)."""
         loss = self._loss(x, t)
         layers = self._layers
-        g = self._named_views(grad)
         dout = self._last.backward(1)
         for i in range(len(layers) - 1, -1, -1):
-            slot = self._slots[i]
-            if slot is None:
+            names = self._slots[i]
+            if names:       # the first layer's dx is not needed
+                dout = layers[i]._backward(dout, i > 0, *(g[n] for n in names))
+            else:
                 dout = layers[i]._backward(dout)
-            else:       # an Affine; the input's dx is not needed
-                dout = layers[i]._backward(dout, i > 0, g[slot[0]], g[slot[1]])
         if self._lambda:
             G.add_weight_decay(self._ops, self._theta, grad, self._lambda)
         self.last_loss = loss
         return loss
+
+    def _gradient(self, x, t):
+        """(grad (P,), its named views): a new buffer, filled by backprop on (x, t)."""
+        x, t = self._check_batch(x, t)
+        grad = np.empty_like(self._theta)
+        g = self._named_views(grad)
+        with self._threads("gradient", x):
+            self._gradient_into(x, t, grad, g)
+        return grad, g
 
     def gradient_flat(self, x, t):
         """Gradient of the loss by backprop: a new (P,) array of theta's layout.
 
         Sets ``last_loss`` to the batch's loss (before any update).
         """
-        x, t = self._check_batch(x, t)
-        grad = np.empty_like(self._theta)
-        with self._threads("gradient", x):
-            self._gradient_into(x, t, grad)
-        return grad
+        return self._gradient(x, t)[0]
 
     def gradient(self, x, t):
         """Gradients of the loss by backprop through the layers: a dict like ``params``.
@@ -401,7 +413,7 @@ class Network:
         later call does not change them).  dW includes weight_decay_lambda * W.
         Sets ``last_loss`` to the batch's loss (before any update).
         """
-        return self._named_views(self.gradient_flat(x, t))
+        return self._gradient(x, t)[1]
 
     def numerical_gradient(self, x, t, method="incremental", *, h=1e-4, delta=1e-7):
         """Gradients of the loss by central differences (h = 1e-4): a dict like ``params``.
@@ -442,7 +454,6 @@ class Network:
         acts = np.empty(B * self._acts_width, dtype=self._dtype)
         hits = 0
         total = 0.0
-        from kernels.losses import cross_entropy_dense, cross_entropy_labels
         for i in range(0, N, B):
             xc = x[i:i + B]
             n = xc.shape[0]

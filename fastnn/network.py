@@ -1,9 +1,8 @@
 """The book's two-layer network: Affine -> sigmoid or ReLU -> Affine -> softmax."""
 import numpy as np
 
-from ._checks import positive_float, positive_int
+from ._checks import one_of, positive_float, positive_int
 from .model import ACTIVATIONS, Network, check_dtype, check_rng, network_class
-from ._checks import one_of
 
 __all__ = ["ACTIVATIONS", "PARAM_NAMES", "TwoLayerNet"]
 
