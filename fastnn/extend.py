@@ -17,10 +17,7 @@ from ._checks import one_of, positive_int
 from .model import (
     ACTIVATIONS, Network, _hidden_sizes, check_dtype, check_rng, network_class, weight_stds,
 )
-from .layers import Affine, Relu, Sigmoid
 from .regularization import BatchNormalization, Dropout, check_dropout_ratio, check_momentum
-
-_ACT_LAYERS = {G.SIGMOID: Sigmoid, G.RELU: Relu}
 
 
 def _flag(name, v):
@@ -69,6 +66,7 @@ class MultiLayerNetExtend(Network):
         self._draw_weights(stds, rng)
         self._init_state()
         self.rng = rng
+        self._training = False
 
     # -- construction ---------------------------------------------------------
     def _options(self, use_dropout, ratio, use_batchnorm, momentum):
@@ -78,18 +76,24 @@ class MultiLayerNetExtend(Network):
         self.momentum = check_momentum(momentum)
 
     def _describe(self, sizes, activation):
-        return G.mlp_extend(sizes, activation, self.use_dropout, self.dropout_ratio, self.use_batchnorm,
-                            self.momentum)
+        """The tables, and the state buffer they lay out (the layers, made next, use it)."""
+        tables = G.mlp_extend(sizes, activation, self.use_dropout, self.dropout_ratio, self.use_batchnorm,
+                              self.momentum)
+        self._alloc_state(tables[0])
+        return tables
 
     def _init_state(self):
-        """gamma = 1, beta = 0; the state buffer (running statistics) zero; named views."""
+        """gamma = 1 (beta and the running statistics stay 0, as in the book)."""
         for name, view in self._views.items():
             if name.startswith("gamma"):
                 view[...] = 1
-        self.state = np.zeros(G.state_size(self._ops), dtype=self._dtype)
+
+    def _alloc_state(self, ops):
+        """The state buffer (running statistics), zero, and its named views ``running``."""
+        self.state = np.zeros(G.state_size(ops), dtype=self._dtype)
         self.running = {}
         i = 0
-        for row in self._ops:
+        for row in ops:
             if row[G.KIND] == G.AFFINE:
                 i += 1
             elif row[G.KIND] == G.BATCHNORM:
@@ -121,6 +125,7 @@ class MultiLayerNetExtend(Network):
                          weight_decay_lambda=arch["weight_decay_lambda"])
         net._init_state()
         net.rng = np.random.default_rng()
+        net._training = False
         return net
 
     def __repr__(self):
@@ -129,67 +134,44 @@ class MultiLayerNetExtend(Network):
         return super().__repr__()[:-1] + opts + ")"
 
     # -- the layer path ---------------------------------------------------------
-    def _sync(self):
-        self.check_params()
-        if self._layers is None:
-            layers, slots = [], []
-            i = 0
-            v = self._views
-            for k, row in enumerate(self._ops):
-                kind = int(row[G.KIND])
-                if kind == G.AFFINE:
-                    i += 1
-                    slots.append((f"W{i}", f"b{i}"))
-                    layers.append(Affine(v[f"W{i}"], v[f"b{i}"]))
-                elif kind == G.BATCHNORM:
-                    slots.append((f"gamma{i}", f"beta{i}"))
-                    layers.append(BatchNormalization(v[f"gamma{i}"], v[f"beta{i}"], self._fops[k, G.MOMENTUM],
-                                                     self.running[f"running_mean{i}"],
-                                                     self.running[f"running_var{i}"]))
-                elif kind == G.DROPOUT:
-                    slots.append(None)
-                    layers.append(Dropout(self._fops[k, G.RATIO], rng=self.rng))
-                elif kind in _ACT_LAYERS:
-                    slots.append(None)
-                    layers.append(_ACT_LAYERS[kind]())
-            self._slots = slots
-            self._layers = layers
-        return self._layers
+    def _make_layer(self, k, row):
+        kind = int(row[G.KIND])
+        if kind == G.BATCHNORM:
+            p, n = int(row[G.POFF]), int(row[G.OUT])
+            names = (self._names_at[p], self._names_at[p + n])
+            i = names[0][len("gamma"):]
+            return BatchNormalization(self._views[names[0]], self._views[names[1]], self._fops[k, G.MOMENTUM],
+                                      self.running[f"running_mean{i}"], self.running[f"running_var{i}"]), names
+        if kind == G.DROPOUT:
+            return Dropout(self._fops[k, G.RATIO], rng=getattr(self, "rng", None)), ()
+        return super()._make_layer(k, row)
 
-    def _scores(self, x, train_flg=False):
+    def _scores(self, x, train_flg=None):
+        """The layers' forward; train_flg None: training inside gradient, else inference."""
+        train = self._training if train_flg is None else train_flg
         out = x
         for layer in self._sync():
             if isinstance(layer, Dropout):
                 layer.rng = self.rng
-                out = layer._forward(out, train_flg)
+                out = layer._forward(out, train)
             elif isinstance(layer, BatchNormalization):
-                out = layer._forward(out, train_flg)
+                out = layer._forward(out, train)
             else:
                 out = layer._forward(out)
         return out
 
-    def _loss(self, x, t, train_flg=False):
+    def _loss(self, x, t, train_flg=None):
         a = self._scores(x, train_flg)
         loss = self._last._forward(a, "labels" if t.ndim == 1 else "dense", t)
         return loss + self._decay() if self._lambda else loss
 
-    def _gradient_into(self, x, t, grad):
-        loss = self._loss(x, t, True)
-        layers = self._layers
-        g = self._named_views(grad)
-        dout = self._last.backward(1)
-        for i in range(len(layers) - 1, -1, -1):
-            slot, layer = self._slots[i], layers[i]
-            if slot is None:
-                dout = layer._backward(dout)
-            elif isinstance(layer, BatchNormalization):
-                dout = layer._backward(dout, g[slot[0]], g[slot[1]])
-            else:       # an Affine; the network input's dx is not needed
-                dout = layer._backward(dout, i > 0, g[slot[0]], g[slot[1]])
-        if self._lambda:
-            G.add_weight_decay(self._ops, self._theta, grad, self._lambda)
-        self.last_loss = loss
-        return loss
+    def _gradient_into(self, x, t, grad, g):
+        """Backprop after a training forward (batch statistics, fresh dropout masks)."""
+        self._training = True
+        try:
+            return super()._gradient_into(x, t, grad, g)
+        finally:
+            self._training = False
 
     def _infer(self, x, acts):
         return G.forward_state(self._ops, self._fops, self._theta, self.state, x, acts)

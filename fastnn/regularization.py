@@ -195,9 +195,10 @@ class BatchNormalization:
         dout = _check_dout(dout, self.input_shape, self.xn.dtype).reshape(self.xn.shape)
         return self._backward(dout).reshape(self.input_shape)
 
-    def _backward(self, dout2, dgamma=None, dbeta=None):
+    def _backward(self, dout2, need_dx=True, dgamma=None, dbeta=None):
         """backward without checks: dout2 (N, D) C-contiguous of the forward's dtype.  dgamma
-        and dbeta (D,) receive the gradients when given (a network's flat gradient buffer)."""
+        and dbeta (D,) receive the gradients when given (a network's flat gradient buffer);
+        dx is always computed (need_dx is the protocol of layers with parameters)."""
         D = self.xn.shape[1]
         dx = np.empty_like(dout2)
         self.dgamma = np.empty(D, dout2.dtype) if dgamma is None else dgamma
