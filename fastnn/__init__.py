@@ -14,7 +14,7 @@ from .extend import MultiLayerNetExtend
 from .network import TwoLayerNet
 from .model import MultiLayerNet
 from .inference import predict
-from .optimizers import SGD, Adam, Momentum
+from .optimizers import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 from .perceptron import AND, NAND, OR, XOR
 from ._checks import ShapeError
 

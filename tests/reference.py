@@ -195,6 +195,50 @@ class Momentum:
             params[key] = params[key] + self.v[key]
 
 
+class Nesterov:
+    """The book's Nesterov update: v = momentum * v - lr * dL/dW;
+    W = W + momentum^2 * v - (1 + momentum) * lr * dL/dW  (v starts at 0)."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            params[key] = (params[key] + self.momentum ** 2 * self.v[key]
+                           - (1 + self.momentum) * self.lr * grads[key])
+
+
+class AdaGrad:
+    """h = h + (dL/dW)^2;  W = W - lr * dL/dW / (sqrt(h) + eps)  (h starts at 0)."""
+
+    def __init__(self, lr=0.01, eps=1e-7):
+        self.lr, self.eps, self.h = lr, eps, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.h[key] = self.h[key] + grads[key] ** 2
+            params[key] = params[key] - self.lr * grads[key] / (np.sqrt(self.h[key]) + self.eps)
+
+
+class RMSprop:
+    """h = decay_rate * h + (1 - decay_rate) * (dL/dW)^2;  W = W - lr * dL/dW / (sqrt(h) + eps)."""
+
+    def __init__(self, lr=0.01, decay_rate=0.99, eps=1e-7):
+        self.lr, self.decay_rate, self.eps, self.h = lr, decay_rate, eps, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.h[key] = self.decay_rate * self.h[key] + (1 - self.decay_rate) * grads[key] ** 2
+            params[key] = params[key] - self.lr * grads[key] / (np.sqrt(self.h[key]) + self.eps)
+
+
 class Adam:
     """Kingma & Ba, with the bias corrections folded into the step size as in the book:
     m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
