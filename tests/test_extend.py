@@ -63,26 +63,25 @@ def test_gradient_is_the_books(rng, dtype, use_dropout, use_batchnorm, activatio
 @settings(max_examples=15)
 @given(seed=st.integers(0, 2**32 - 1), use_dropout=st.booleans(), N=st.integers(4, 10))
 def test_gradient_matches_numerical_gradient(seed, use_dropout, N):
-    """Central differences (h = 1e-5) of the training loss over every parameter, with the
-    dropout masks held fixed (the generator reset before each loss).  The loss has the book's
-    1e-7 inside the log, which backprop leaves out (as the book does): a difference of about
-    1e-7 / y that does not shrink with h (measured 5.2e-8 absolute for h from 1e-3 to 1e-6,
-    up to 1.2e-6 relative); bound 1e-5."""
+    """The net's backprop against central differences (h = 1e-5) of the training loss over
+    every parameter, with the dropout masks the net drew held fixed.  The loss differentiated
+    is the book's written out in tests/reference.py (whose value the net's equals, above)
+    without the 1e-7 inside the log, which backprop leaves out as the book does.
+    Measured <= 8.5e-8 (truncation: batch statistics of 4 samples curve sharply); bound 1e-6."""
     rng = np.random.default_rng(seed)
     net = MultiLayerNetExtend(5, [4, 3], 3, "sigmoid", use_dropout=use_dropout, dropout_ratio=0.25,
                               use_batchnorm=True, weight_decay_lambda=0.05, seed=seed)
     x, t = rng.standard_normal((N, 5)), rng.integers(0, 3, N)
-    start = copy.deepcopy(net.rng)
+    masks = masks_of(net, N)
+    g = net.gradient(x, t)
+    p = {k: v.copy() for k, v in net.params.items()}
 
     def loss():
-        net.rng = copy.deepcopy(start)
-        return net.loss(x, t, train_flg=True)
+        return ref.extend_loss_gradient(p, x, t, 3, "sigmoid", masks, True, 0.05, delta=0.0)[0]
 
-    net.rng = copy.deepcopy(start)
-    g = net.gradient(x, t)
-    for k, p in net.params.items():
-        num = ref.numerical_gradient(loss, p, 1e-5)
-        agree(g[k], num, 1e-5, k, scale=max(1e-2, float(np.abs(num).max())))
+    for k in p:
+        num = ref.numerical_gradient(loss, p[k], 1e-5)
+        agree(g[k], num, 1e-6, k, scale=max(1e-2, float(np.abs(num).max())))
 
 
 def test_inference_uses_running_statistics_and_evaluate_agrees(rng):

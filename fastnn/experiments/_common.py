@@ -1,4 +1,4 @@
-"""What the chapter-6 experiments share: seeded batches, curve smoothing, the spread across
+"""What the chapter-6 experiments share: curve smoothing, the spread across
 seeds, the CSV of curves and the summary table."""
 import csv
 import io
@@ -6,18 +6,6 @@ import io
 import numpy as np
 
 from .._atomic import atomic_write
-
-
-def batch_stream(rng, n, batch_size):
-    """Index arrays of ``batch_size`` rows, forever: consecutive slices of a stream of fresh
-    permutations of range(n), so every epoch visits every sample once (a batch may span two
-    epochs).  The book draws each batch with replacement instead; the expectation is the same."""
-    order = np.empty(0, dtype=np.intp)
-    while True:
-        while order.size < batch_size:
-            order = np.concatenate([order, rng.permutation(n)])
-        yield order[:batch_size]
-        order = order[batch_size:]
 
 
 def smooth(y, window=11, beta=2.0):

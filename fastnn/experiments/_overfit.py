@@ -4,8 +4,8 @@ network with He weights, SGD lr 0.01, batch 100; training and test accuracy reco
 steps 1, 4, 7, ... (every third step, one per epoch) as the book's scripts record them."""
 import numpy as np
 
-from ._common import band, batch_stream, curves_of, fmt
-from ._train import Stepper, network, subset
+from ._common import band, curves_of, fmt
+from ._train import Run, network, order_of, subset
 
 HIDDEN = (100, 100, 100, 100, 100, 100)
 N_TRAIN, BATCH, LR = 300, 100, 0.01
@@ -21,18 +21,21 @@ def run_variants(data, rng, dtype, variants, epochs, progress=None):
     x, t, xt, tt = subset(data, N_TRAIN)
     per_epoch = max(x.shape[0] // BATCH, 1)
     init_seed = int(rng.integers(2**63))
-    batch_seed = int(rng.integers(2**63))
-    curves = {}
+    order = order_of(rng, x.shape[0], BATCH, epochs * per_epoch)
+    curves, prepared = {}, {}
     for name, options in variants.items():
-        s = Stepper(network(HIDDEN, "relu", init_seed, dtype, **options), "sgd", LR)
-        batches = batch_stream(np.random.default_rng(batch_seed), x.shape[0], BATCH)
+        r = Run(network(HIDDEN, "relu", init_seed, dtype, **options), "sgd", x, t, BATCH, lr=LR,
+                prepared=prepared)
+        r.add_set("train", x, t)
+        r.add_set("test", xt, tt)
         train, test = [], []
-        for i in range(epochs * per_epoch):
-            rows = next(batches)
-            s.step(x[rows], t[rows])
-            if i % per_epoch == 0:
-                train.append(s.net.evaluate(x, t)[0])
-                test.append(s.net.evaluate(xt, tt)[0])
+        done = 0
+        for e in range(epochs):           # the book records after steps 1, 4, 7, ...
+            n = 1 if e == 0 else per_epoch
+            r.train(order, done * BATCH, n)
+            done += n
+            train.append(r.accuracy("train"))
+            test.append(r.accuracy("test"))
         ep = np.arange(epochs)
         curves[f"{name} train"] = (ep, np.array(train))
         curves[f"{name} test"] = (ep, np.array(test))

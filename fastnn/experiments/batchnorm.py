@@ -3,8 +3,8 @@ figure 6-18): training accuracy per epoch of a 784-100x5-10 ReLU network on 1000
 rows, SGD lr 0.01, batch 100, 20 epochs; both networks start from the same draws."""
 import numpy as np
 
-from ._common import band, batch_stream, curves_of, fmt
-from ._train import Stepper, network, subset
+from ._common import band, curves_of, fmt
+from ._train import Run, network, order_of, subset
 
 TITLE = "batch normalization (solid) vs none (dashed): training accuracy per epoch"
 BOOK = "ch06/batch_norm_test.py"
@@ -25,27 +25,26 @@ def key(w, bn):
 def run_once(data, rng, dtype, progress=None, scales=SCALES, epochs=EPOCHS):
     x, t, _, _ = subset(data, N_TRAIN)
     per_epoch = max(x.shape[0] // BATCH, 1)
-    curves = {}
+    curves, prepared = {}, {}
     for w in scales:
         init_seed = int(rng.integers(2**63))
-        steppers = {bn: Stepper(network(HIDDEN, w, init_seed, dtype, use_batchnorm=bn), "sgd", LR)
-                    for bn in (True, False)}
-        acc = {bn: [] for bn in steppers}
-        batches = batch_stream(rng, x.shape[0], BATCH)
-        for i in range(epochs * per_epoch):
-            rows = next(batches)
-            xb, tb = x[rows], t[rows]
+        order = order_of(rng, x.shape[0], BATCH, epochs * per_epoch)
+        for bn in (True, False):
+            r = Run(network(HIDDEN, w, init_seed, dtype, use_batchnorm=bn), "sgd", x, t, BATCH, lr=LR,
+                    prepared=prepared)
+            r.add_set("train", x, t)
+            acc = []
             with np.errstate(over="ignore", invalid="ignore"):     # the normal net diverges at w ~ 1
-                for s in steppers.values():
-                    s.step(xb, tb)
-            if i % per_epoch == 0:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    for bn, s in steppers.items():
-                        acc[bn].append(s.net.evaluate(x, t)[0])
-        for bn in steppers:
-            curves[key(w, bn)] = (np.arange(epochs), np.array(acc[bn]))
+                done = 0
+                for e in range(epochs):       # the book records after steps 1, 11, 21, ...
+                    n = 1 if e == 0 else per_epoch
+                    r.train(order, done * BATCH, n)
+                    done += n
+                    acc.append(r.accuracy("train"))
+            curves[key(w, bn)] = (np.arange(epochs), np.array(acc))
         if progress:
-            progress(f"  w={w:.4g}: final accuracy batchnorm {acc[True][-1]:.3f}, normal {acc[False][-1]:.3f}")
+            progress(f"  w={w:.4g}: last accuracy batchnorm {curves[key(w, True)][1][-1]:.3f}, "
+                     f"normal {curves[key(w, False)][1][-1]:.3f}")
     return curves
 
 

@@ -3,8 +3,8 @@ weight_init_compare.py, figure 6-15): training loss per iteration of a 784-100x4
 network trained by SGD (lr 0.01)."""
 import numpy as np
 
-from ._common import band, batch_stream, curves_of, fmt
-from ._train import Stepper, network, subset
+from ._common import band, curves_of, fmt
+from ._train import Run, network, order_of, subset
 
 TITLE = "weight initialisation on MNIST: training loss per iteration"
 BOOK = "ch06/weight_init_compare.py"
@@ -22,20 +22,17 @@ TAIL = 100
 def run_once(data, rng, dtype, progress=None, iterations=ITERATIONS):
     x, t, xt, tt = subset(data, None)
     init_seed = int(rng.integers(2**63))
-    steppers = {k: Stepper(network(HIDDEN, init, init_seed, dtype), "sgd", LR) for k, init in INITS.items()}
-    losses = {k: np.empty(iterations) for k in INITS}
-    batches = batch_stream(rng, x.shape[0], BATCH)
-    for i in range(iterations):
-        rows = next(batches)
-        xb, tb = x[rows], t[rows]
-        for k, s in steppers.items():
-            losses[k][i] = s.step(xb, tb)
-        if progress and (i + 1) % 500 == 0:
-            progress(f"  iteration {i + 1}: " + "  ".join(f"{k} {losses[k][i]:.3f}" for k in INITS))
+    order = order_of(rng, x.shape[0], BATCH, iterations)
+    curves, prepared = {}, {}
     its = np.arange(iterations)
-    curves = {k: (its, losses[k]) for k in INITS}
-    for k, s in steppers.items():
-        curves[f"{k} test accuracy"] = (np.array([iterations]), np.array([s.net.evaluate(xt, tt)[0]]))
+    for k, init in INITS.items():
+        r = Run(network(HIDDEN, init, init_seed, dtype), "sgd", x, t, BATCH, lr=LR, prepared=prepared)
+        r.add_set("test", xt, tt)
+        curves[k] = (its, r.train(order, 0, iterations))
+        curves[f"{k} test accuracy"] = (np.array([iterations]), np.array([r.accuracy("test")]))
+        if progress:
+            progress(f"  {k}: loss {curves[k][1][-100:].mean():.3f} (last 100 iterations), "
+                     f"test accuracy {curves[f'{k} test accuracy'][1][0]:.3f}")
     return curves
 
 
