@@ -70,10 +70,17 @@ class MultiLayerNetExtend(Network):
 
     # -- construction ---------------------------------------------------------
     def _options(self, use_dropout, ratio, use_batchnorm, momentum):
-        self.use_dropout = _flag("use_dropout", use_dropout)
-        self.dropout_ratio = check_dropout_ratio(ratio)
-        self.use_batchnorm = _flag("use_batchnorm", use_batchnorm)
-        self.momentum = check_momentum(momentum)
+        self._use_dropout = _flag("use_dropout", use_dropout)
+        self._dropout_ratio = check_dropout_ratio(ratio)
+        self._use_batchnorm = _flag("use_batchnorm", use_batchnorm)
+        self._momentum = check_momentum(momentum)
+
+    # the options are part of the description (kernels.graph tables): fixed at construction
+    use_dropout = property(lambda self: self._use_dropout, doc="Dropout after every hidden activation.")
+    dropout_ratio = property(lambda self: self._dropout_ratio, doc="The dropout ratio, in [0, 1).")
+    use_batchnorm = property(lambda self: self._use_batchnorm,
+                             doc="BatchNormalization after every hidden Affine.")
+    momentum = property(lambda self: self._momentum, doc="The running statistics' momentum, in (0, 1).")
 
     def _describe(self, sizes, activation):
         """The tables, and the state buffer they lay out (the layers, made next, use it)."""

@@ -174,3 +174,11 @@ def test_fused_step_refuses_the_new_operations_by_name(rng, opts, kind):
     with pytest.raises(ValueError, match=f"net: the fused step has no kernel for {kind}"):
         Fused(net, SGD()).step(rng.standard_normal((4, 6)), np.array([0, 1, 2, 0]))
     np.testing.assert_array_equal(net.theta, before)
+
+
+def test_options_are_fixed_at_construction():
+    net = MultiLayerNetExtend(4, [3], 2, use_dropout=True)
+    with pytest.raises(AttributeError):
+        net.use_batchnorm = True
+    with pytest.raises(AttributeError):
+        net.dropout_ratio = 0.9
