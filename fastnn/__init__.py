@@ -9,6 +9,8 @@ from .functions import (
 )
 from .gradient import gradient_descent, numerical_diff, numerical_gradient
 from .layers import AddLayer, Affine, MulLayer, Relu, Sigmoid, SoftmaxWithLoss
+from .regularization import BatchNormalization, Dropout
+from .extend import MultiLayerNetExtend
 from .network import TwoLayerNet
 from .model import MultiLayerNet
 from .inference import predict

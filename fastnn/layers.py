@@ -240,3 +240,6 @@ def _dout_scalar(dout):
     if not np.isfinite(d):
         raise ValueError(f"dout: expected a finite number, got {dout!r}")
     return d
+
+
+from .regularization import BatchNormalization, Dropout  # noqa: E402  (chapter 6, their own module)

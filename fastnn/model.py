@@ -117,7 +117,7 @@ class Network:
         self._dtype = check_dtype(dtype)
         self._sizes = sizes
         self._activation = activation
-        self._ops, self._fops, n_params, self._acts_width = self._tables()
+        self._ops, self._fops, n_params, self._acts_width = self._describe(sizes, activation)
         self._theta = np.zeros(n_params, dtype=self._dtype)
         self._layout = G.param_layout(self._ops)
         self._shapes = {name: shape for name, _, shape in self._layout}
@@ -137,10 +137,14 @@ class Network:
         self.last_loss = None
 
     # -- the description -----------------------------------------------
-    def _tables(self):
-        """(ops, fops, n_params, acts_width) of this network (kernels.graph.mlp of the sizes
-        and activation); networks with more kinds of operation build other rows."""
-        return G.mlp(self._sizes, self._activation)
+    def _describe(self, sizes, activation):
+        """The tables (ops, fops, n_params, acts_width) of this network (subclasses with more
+        operations override it)."""
+        return G.mlp(sizes, activation)
+
+    def _infer(self, x, acts):
+        """Inference forward of a checked chunk x through the compiled walker: probabilities."""
+        return G.forward(self._ops, self._theta, x, acts)
 
     @property
     def ops(self):
@@ -459,7 +463,7 @@ class Network:
             xc = x[i:i + B]
             n = xc.shape[0]
             with self._threads("evaluate", xc):
-                y = G.forward(self._ops, self._theta, xc, acts[:n * self._acts_width])
+                y = self._infer(xc, acts[:n * self._acts_width])
             if labels is not None:
                 total += cross_entropy_labels(y, labels[i:i + n]) * n
                 hits += int(np.count_nonzero(np.argmax(y, axis=1) == labels[i:i + n]))

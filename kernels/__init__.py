@@ -12,6 +12,7 @@ formulas over a flat buffer); ``train`` (whole training steps of any described n
 with any optimizer, serial and parallel); ``fused`` (whole SGD steps of the two-layer
 network, serial and parallel);
 ``numgrad`` (the numerical-gradient loop for ``@njit`` losses);
+``dropout`` and ``batchnorm`` (the regularising layers of chapter 6);
 ``twolayer_numgrad`` (the two-layer network's numerical gradient, full and
 incremental).
 """
@@ -20,6 +21,10 @@ from .activations import (
     identity, relu, relu_backward, relu_backward_from_output, relu_parallel,
     sigmoid, sigmoid_backward, sigmoid_parallel, step,
 )
+from .batchnorm import (
+    batchnorm_backward, batchnorm_forward_infer, batchnorm_forward_train, batchnorm_running_update,
+)
+from .dropout import dropout_backward, dropout_forward, dropout_inference
 from .affine import add_bias, affine_backward, affine_backward_params, affine_forward, bias_grad
 from .losses import (
     DELTA, cross_entropy_dense, cross_entropy_labels, mean_squared_error,

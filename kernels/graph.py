@@ -20,6 +20,21 @@ A network is a sequence of operations.  Its compiled description is a table
 and a float table ``fops``: (n_ops, NFCOLS) float64 for constants an
 operation may need (a dropout ratio, a momentum), zeros when unused.
 
+Dropout and batch normalization (chapter 6):
+
+    DROPOUT    IN == OUT, no parameters; ``fops[k, RATIO]`` the dropout
+               ratio.  Its training mask (bool, drawn outside the kernels
+               from the run's generator) uses the activation layout: for N
+               samples ``masks[N*AOFF : N*(AOFF+OUT)]``.
+    BATCHNORM  IN == OUT; parameters gamma (OUT,) at POFF and beta (OUT,)
+               right after (PLEN = 2*OUT); ``fops[k, MOMENTUM]`` the running
+               statistics' momentum.  Its activation block is 2*OUT wide:
+               the output (N, OUT) at AOFF as for every operation, then the
+               normalised input xn (N, OUT) that backward needs.  State at
+               SOFF: running mean (OUT,), running variance (OUT,), then the
+               last training batch's std (OUT,) for backward (3*OUT; see
+               :func:`state_size`).
+
 Parameters of all operations live in one flat buffer ``theta`` (P,) of the
 network's dtype; an Affine operation's ``W`` (IN, OUT) is stored row-major
 at POFF and its ``b`` (OUT,) right after it.  Gradients use the same layout
@@ -35,6 +50,8 @@ import numpy as np
 from ._config import kernel
 from .activations import relu, sigmoid
 from .affine import affine_forward
+from .batchnorm import EPS, batchnorm_forward_infer
+from .dropout import dropout_inference
 from .softmax import softmax
 
 # operation kinds
@@ -55,6 +72,9 @@ KIND_NAMES = {AFFINE: "Affine", SIGMOID: "Sigmoid", RELU: "Relu", SOFTMAX_LOSS: 
 KIND, IN, OUT, POFF, PLEN, AOFF, SOFF, AUX = range(8)
 NCOLS = 8
 NFCOLS = 4
+# columns of fops
+RATIO = 0         # DROPOUT: the dropout ratio
+MOMENTUM = 0      # BATCHNORM: the running statistics' momentum
 
 #: Activation names accepted by :func:`mlp` and their operation kinds.
 ACTIVATION_KINDS = {"sigmoid": SIGMOID, "relu": RELU}
@@ -82,38 +102,84 @@ def mlp(sizes, activation="relu"):
 
 
 def build(rows):
-    """Tables from rows ``(kind, in, out)``: offsets of parameters and outputs laid out in order.
+    """Tables from rows ``(kind, in, out)`` or ``(kind, in, out, consts)``: offsets of
+    parameters, outputs and state laid out in order; ``consts`` (a sequence of at most
+    NFCOLS floats) fills the row of ``fops``.
 
-    Returns ``(ops, fops, n_params, acts_width)`` as :func:`mlp` does.
+    Returns ``(ops, fops, n_params, acts_width)`` as :func:`mlp` does; the state
+    buffer's length is :func:`state_size` (ops).
     """
     ops = np.full((len(rows), NCOLS), -1, dtype=np.int64)
     fops = np.zeros((len(rows), NFCOLS), dtype=np.float64)
-    p = a = 0
-    for k, (kind, n_in, n_out) in enumerate(rows):
+    p = a = s = 0
+    for k, row in enumerate(rows):
+        kind, n_in, n_out = row[:3]
+        if len(row) > 3:
+            consts = list(row[3])
+            fops[k, :len(consts)] = consts
         ops[k, KIND], ops[k, IN], ops[k, OUT] = kind, n_in, n_out
-        plen = n_in * n_out + n_out if kind == AFFINE else 0
+        plen = n_in * n_out + n_out if kind == AFFINE else 2 * n_out if kind == BATCHNORM else 0
         ops[k, POFF] = p if plen else -1
         ops[k, PLEN] = plen
         ops[k, AOFF] = a
         ops[k, AUX] = 0
+        if kind == BATCHNORM:
+            ops[k, SOFF] = s
+            s += 3 * n_out
         p += plen
-        a += n_out
+        a += 2 * n_out if kind == BATCHNORM else n_out
     return ops, fops, p, a
+
+
+def state_size(ops):
+    """Length of the state buffer: 3*OUT per batch normalization (running mean and variance,
+    the last training batch's std)."""
+    return int(sum(3 * int(r[OUT]) for r in ops if r[KIND] == BATCHNORM))
+
+
+def mlp_extend(sizes, activation="relu", use_dropout=False, dropout_ratio=0.5, use_batchnorm=False,
+               momentum=0.9):
+    """Description of the book's MultiLayerNetExtend: every hidden layer is
+    Affine -> [BatchNorm] -> activation -> [Dropout]; then Affine -> SoftmaxWithLoss.
+
+    Returns ``(ops, fops, n_params, acts_width)`` as :func:`mlp` does.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ValueError(f"sizes: expected at least two positive widths, got {sizes}")
+    act = ACTIVATION_KINDS[activation]
+    rows = []
+    for i in range(len(sizes) - 1):
+        rows.append((AFFINE, sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            h = sizes[i + 1]
+            if use_batchnorm:
+                rows.append((BATCHNORM, h, h, (momentum,)))
+            rows.append((act, h, h))
+            if use_dropout:
+                rows.append((DROPOUT, h, h, (dropout_ratio,)))
+    rows.append((SOFTMAX_LOSS, sizes[-1], sizes[-1]))
+    return build(rows)
 
 
 def param_layout(ops):
     """Names, offsets and shapes of the parameters: [(name, offset, shape), ...].
 
-    Affine operations are numbered from 1 in order: ``W1``, ``b1``, ``W2``, ...
+    Affine operations are numbered from 1 in order: ``W1``, ``b1``, ``W2``, ...;
+    a batch normalization takes the number of the Affine before it: ``gamma1``,
+    ``beta1`` (the book's names).
     """
     out = []
     i = 0
     for row in ops:
+        n_in, n_out, p = int(row[IN]), int(row[OUT]), int(row[POFF])
         if row[KIND] == AFFINE:
             i += 1
-            n_in, n_out, p = int(row[IN]), int(row[OUT]), int(row[POFF])
             out.append((f"W{i}", p, (n_in, n_out)))
             out.append((f"b{i}", p + n_in * n_out, (n_out,)))
+        elif row[KIND] == BATCHNORM:
+            out.append((f"gamma{i}", p, (n_out,)))
+            out.append((f"beta{i}", p + n_out, (n_out,)))
     return out
 
 
@@ -133,6 +199,39 @@ def output(ops, acts, k, N):
     """View (N, OUT) of operation k's output in the activation buffer."""
     a = ops[k, AOFF]
     return acts[N * a:N * (a + ops[k, OUT])].reshape((N, ops[k, OUT]))
+
+
+@kernel
+def forward_state(ops, fops, theta, state, x, acts):
+    """Inference forward pass of any description, dropout and batch normalization included
+    (dropout scales by 1 - ratio; batch normalization uses the running statistics in
+    ``state``).  Otherwise as :func:`forward`; state: (state_size(ops),) theta's dtype."""
+    N = x.shape[0]
+    inp = x
+    for k in range(ops.shape[0]):
+        kind = ops[k, KIND]
+        out = output(ops, acts, k, N)
+        if kind == AFFINE:
+            W, b = affine_params(ops, theta, k)
+            affine_forward(inp, W, b, out)
+        elif kind == SIGMOID:
+            sigmoid(inp.ravel(), out.ravel())
+        elif kind == RELU:
+            relu(inp.ravel(), out.ravel())
+        elif kind == DROPOUT:
+            dropout_inference(inp.ravel(), fops[k, RATIO], out.ravel())
+        elif kind == BATCHNORM:
+            n = ops[k, OUT]
+            p = ops[k, POFF]
+            s = ops[k, SOFF]
+            batchnorm_forward_infer(inp, theta[p:p + n], theta[p + n:p + 2 * n], state[s:s + n],
+                                    state[s + n:s + 2 * n], EPS, out)
+        elif kind == SOFTMAX_LOSS:
+            softmax(inp, out)
+        else:
+            raise ValueError("unknown operation kind")
+        inp = out
+    return output(ops, acts, ops.shape[0] - 1, N)
 
 
 @kernel

@@ -34,6 +34,10 @@ SLOW = {
     "tests/test_cli_train.py::test_fashion_mnist",
     "tests/test_cli_reference.py::test_bench_smoke_run",
     "tests/test_cli_reference.py::test_console_script_in_a_subprocess",
+    "tests/test_experiments.py::test_optimizers_book",
+    "tests/test_experiments.py::test_init_book",
+    "tests/test_experiments.py::test_batchnorm_book",
+    "tests/test_experiments.py::test_weight_decay_and_dropout_book",
 }
 
 

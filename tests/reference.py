@@ -310,6 +310,53 @@ def two_layer_params(rng, d, h, c, dtype=np.float64, scale=0.5):
             "b2": (scale * rng.standard_normal(c)).astype(dtype)}
 
 
+# ---------------------------------------------------------------------------
+# Dropout and batch normalization (chapter 6), as the book's layers compute them
+# ---------------------------------------------------------------------------
+def dropout_forward(x, mask, train_flg=True, ratio=0.5):
+    """x * mask in training; x * (1 - ratio) at inference."""
+    return x * mask if train_flg else x * (1.0 - ratio)
+
+
+def dropout_backward(dout, mask):
+    return dout * mask
+
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.9, train_flg=True,
+                      eps=10e-7):
+    """(out, cache, running_mean, running_var) for x: (N, D); cache = (xc, xn, std) in training."""
+    if train_flg:
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = np.mean(xc ** 2, axis=0)
+        std = np.sqrt(var + eps)
+        xn = xc / std
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * var
+        cache = (xc, xn, std)
+    else:
+        xc = x - running_mean
+        xn = xc / np.sqrt(running_var + eps)
+        cache = None
+    return gamma * xn + beta, cache, running_mean, running_var
+
+
+def batchnorm_backward(dout, gamma, cache):
+    """(dx, dgamma, dbeta), the book's chain: dxn, dxc, dstd, dvar, dmu."""
+    xc, xn, std = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(xn * dout, axis=0)
+    dxn = gamma * dout
+    dxc = dxn / std
+    dstd = -np.sum((dxn * xc) / (std * std), axis=0)
+    dvar = 0.5 * dstd / std
+    dxc += (2.0 / N) * xc * dvar
+    dmu = np.sum(dxc, axis=0)
+    dx = dxc - dmu / N
+    return dx, dgamma, dbeta
+
+
 # -- the book's MultiLayerNet (chapter 6), any depth ------------------------------------------
 def multi_layer_init_stds(weight_init_std, sizes):
     """One std per W, as common/multi_layer_net.py's __init_weight: "relu"/"he" sqrt(2 / n_in),
@@ -375,3 +422,43 @@ def multi_layer_gradient(params, x, t, activation="relu", weight_decay_lambda=0.
             z = zs[i - 1]
             da = dz * z * (1 - z) if activation == "sigmoid" else dz * (As[i - 2] > 0)
     return g
+
+
+# -- the book's MultiLayerNetExtend (chapter 6): batch norm and dropout ----------------------------
+def extend_loss_gradient(params, x, t, n_affine, activation="relu", masks=None, use_batchnorm=False,
+                         weight_decay_lambda=0.0, delta=1e-7):
+    """(loss, grads) of the training forward (batch statistics; dropout with the given masks,
+    one per hidden layer) and backprop through the book's layers in their order:
+    Affine -> [BatchNorm] -> activation -> [Dropout] per hidden layer, then Affine."""
+    act = sigmoid if activation == "sigmoid" else relu
+    z, tape = x, []
+    for i in range(1, n_affine + 1):
+        a = affine_forward(z, params[f"W{i}"], params[f"b{i}"])
+        rec = {"z": z}
+        if i < n_affine:
+            if use_batchnorm:
+                a, rec["bn"], _, _ = batchnorm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], 0.0, 0.0)
+            h = act(a)
+            rec["a"], rec["h"] = a, h
+            if masks is not None:
+                h = dropout_forward(h, masks[i - 1])
+            z = h
+        tape.append(rec)
+    y = softmax(a)
+    T = _one_hot(t, y.shape[1], y.dtype)
+    decay = sum(0.5 * weight_decay_lambda * np.sum(params[f"W{i}"] ** 2) for i in range(1, n_affine + 1))
+    loss = -np.sum(T * np.log(y + delta)) / y.shape[0] + decay
+    g = {}
+    d = (y - T) / x.shape[0]
+    for i in range(n_affine, 0, -1):
+        rec = tape[i - 1]
+        if i < n_affine:
+            if masks is not None:
+                d = dropout_backward(d, masks[i - 1])
+            d = sigmoid_grad(d, rec["h"]) if activation == "sigmoid" else relu_grad(d, rec["a"])
+            if use_batchnorm:
+                d, g[f"gamma{i}"], g[f"beta{i}"] = batchnorm_backward(d, params[f"gamma{i}"], rec["bn"])
+        dz, dW, db = affine_backward(rec["z"], params[f"W{i}"], d)
+        g[f"W{i}"], g[f"b{i}"] = dW + weight_decay_lambda * params[f"W{i}"], db
+        d = dz
+    return loss, g
