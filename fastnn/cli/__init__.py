@@ -16,7 +16,7 @@ import sys
 from .._signals import exit_status, signal_name
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
-COMMANDS = ("train", "evaluate", "predict", "demo", "gradcheck", "bench")
+COMMANDS = ("train", "evaluate", "predict", "sweep", "demo", "gradcheck", "bench")
 
 
 def build_parser():
