@@ -131,7 +131,7 @@ def dashboard_link(client):
 
 
 def run_sweep(spec, out, *, scheduler=None, workers=None, resume=False, say=None,
-              progress=None, on_record=None, check_data=None):
+              progress=None, on_record=None, check_data=None, timeout=CONNECT_TIMEOUT):
     """Run the trials of ``spec`` not yet in ``out``; returns {"trials", "done", "ran",
     "failed", "wall", "records", "folder"} (records: every record in the folder, by index;
     folder: the SweepFolder).
@@ -140,6 +140,7 @@ def run_sweep(spec, out, *, scheduler=None, workers=None, resume=False, say=None
     on_record: called with each new record after it is written (tests use it).
     check_data: load the data here first so that a bad [data] fails before the workers
     start (default: with a LocalCluster, which reads the same files).
+    timeout: seconds to wait for the scheduler at ``scheduler``.
     Raises SweepInterrupted on Ctrl-C / a stop signal, after cancelling what is pending.
     """
     say = say or (lambda *a: None)
@@ -157,7 +158,7 @@ def run_sweep(spec, out, *, scheduler=None, workers=None, resume=False, say=None
         say(f"resuming: {len(done)} of {len(trials)} trials already in {folder.results}")
     ran = failed = 0
     if todo:
-        with connect(scheduler, workers) as client:
+        with connect(scheduler, workers, timeout) as client:
             n_workers = len(client.scheduler_info().get("workers", {}))
             # a LocalCluster serves the dashboard's pages only with bokeh installed
             link = dashboard_link(client) if scheduler or _has_bokeh() else None

@@ -106,12 +106,13 @@ def load_spec(path):
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise SpecError(_syntax_error(path, e)) from None
+        raise SpecError(_syntax_error(path, e, text)) from None
     return parse_spec(doc, str(path))
 
 
-def _syntax_error(path, e):
-    """``spec.toml:3:7: Expected '=' after a key ...``: file, line and column first."""
+def _syntax_error(path, e, text):
+    """``spec.toml:3:7: Expected '=' after a key ...``: file, line and column first (the
+    end of the file's last line when the parser ran out of text)."""
     msg = str(e)
     line, col = getattr(e, "lineno", None), getattr(e, "colno", None)
     m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg)
@@ -119,6 +120,8 @@ def _syntax_error(path, e):
         line, col = line or int(m.group(1)), col or int(m.group(2))
         msg = msg[:m.start()]
     elif m := re.search(r"\s*\(at end of document\)$", msg):
+        lines = text.rstrip("\n").split("\n")
+        line, col = len(lines), len(lines[-1]) + 1
         msg = msg[:m.start()] + " (at the end of the file)"
     where = f"{path}:{line}:{col}" if line else str(path)
     return f"{where}: TOML syntax error: {msg}"

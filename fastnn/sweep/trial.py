@@ -106,6 +106,7 @@ def run_trial(task, data_spec):
     the task's fields, "status" ("ok", "diverged" or "error"), the per-epoch "history"
     (train_acc, train_loss, val_acc, val_loss, time), the last epoch's figures, test_acc and
     test_loss, timings and where it ran. An exception becomes an "error" record."""
+    from ..threads import blas_limit, num_threads
     from ..trainer import TrainingDiverged, evaluate
     t0 = time.perf_counter()
     rec = {k: task[k] for k in ("index", "config", "repeat", "seed", "values")}
@@ -121,7 +122,8 @@ def run_trial(task, data_spec):
         rec["history"] = _history(h)
         rec.update(train_acc=h["train_acc"][-1], train_loss=h["train_loss"][-1],
                    val_acc=h["test_acc"][-1], val_loss=h["test_loss"][-1])
-        rec["test_acc"], rec["test_loss"] = evaluate(net, *data["test"])
+        with num_threads(1), blas_limit(1):      # one thread, as in training
+            rec["test_acc"], rec["test_loss"] = evaluate(net, *data["test"])
     except TrainingDiverged as e:
         rec.update(status="diverged", error=str(e), history=_history(trainer.history))
     except Exception as e:      # recorded; the sweep goes on
