@@ -71,6 +71,10 @@ def run(args):
     try:
         summary = run_sweep(spec, out, scheduler=args.scheduler, workers=args.workers,
                             resume=args.resume, say=say, progress=progress)
+    except ImportError as e:
+        if "Dask" not in str(e):
+            raise
+        raise ValueError(str(e)) from None       # one line, exit 2
     except SweepInterrupted as e:
         if isinstance(progress, _Bar):
             progress.clear()

@@ -67,7 +67,11 @@ def task_of(trial):
 def connect(scheduler=None, workers=None, timeout=CONNECT_TIMEOUT):
     """A dask.distributed Client: to ``scheduler`` (an address), or to a new LocalCluster of
     ``workers`` processes (default: one per core) with one thread each. Closed after."""
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("fastnn sweep runs on Dask distributed, which is not installed: "
+                          "pip install 'fastnn[sweep]' (or 'dask[distributed]')") from None
     if scheduler is not None:
         try:
             client = Client(scheduler, timeout=timeout, set_as_default=False)
