@@ -1,10 +1,14 @@
 """Weights and training checkpoints as .npz files that load without pickle.
 
-A weights file holds the arrays W1, b1, W2, b2 and ``meta``: a JSON text
-in a 0-d unicode array, with the format name, the layer sizes, the
-activation and the dtype. A checkpoint holds the same plus the trainer's
-state (counters, the random generator's state, optimizer arrays, the
-current epoch's order, the history) so that a run can continue exactly.
+A weights file holds the parameter arrays W1, b1, ... Wn, bn and ``meta``: a
+JSON text in a 0-d unicode array, with the format name and the network's
+architecture (fastnn.architecture: sizes, activation, weight init, weight
+decay, dtype), from which ``load_net`` rebuilds the network alone. A
+checkpoint holds the same plus the trainer's state (counters, the random
+generator's state, the optimizer's name, hyper-parameters and state arrays,
+the current epoch's order, the history) so that a run can continue exactly.
+Files of the two-layer network written before architectures were recorded
+(sizes, activation and dtype only) load as TwoLayerNet.
 Everything reads back with ``np.load(path, allow_pickle=False)``; files are
 written atomically (temporary file, fsync, rename), so an interrupted save
 leaves the previous file intact.
@@ -21,10 +25,10 @@ import zipfile
 import numpy as np
 
 from ._atomic import atomic_write
-from .network import ACTIVATIONS, PARAM_NAMES, TwoLayerNet
+from .architecture import check_arrays, network_from_record, network_record
 
-__all__ = ["CheckpointError", "load_checkpoint", "load_net", "load_params", "save_checkpoint",
-           "save_params"]
+__all__ = ["CheckpointError", "load_checkpoint", "load_net", "load_params", "load_weights",
+           "save_checkpoint", "save_params"]
 
 WEIGHTS_FORMAT = "fastnn-weights"
 CHECKPOINT_FORMAT = "fastnn-checkpoint"
@@ -35,11 +39,6 @@ class CheckpointError(ValueError):
     """A weights or checkpoint file is missing, truncated, corrupt or of another kind."""
 
 
-def _net_meta(net):
-    D, H, C = net.sizes
-    return {"sizes": [D, H, C], "activation": net.activation, "dtype": net.dtype.name}
-
-
 def _write(path, arrays, meta):
     text = json.dumps(meta, separators=(",", ":"))  # NaN of a diverged run reads back too
     with atomic_write(path) as f:
@@ -48,13 +47,15 @@ def _write(path, arrays, meta):
 
 def save_params(net, path, **extra):
     """Write net's parameters and shape to ``path`` (.npz); ``extra`` goes into the metadata."""
-    meta = {"format": WEIGHTS_FORMAT, "version": VERSION, "net": _net_meta(net), "extra": extra}
-    _write(path, {k: net.params[k] for k in PARAM_NAMES}, meta)
+    net.check_params()
+    meta = {"format": WEIGHTS_FORMAT, "version": VERSION, "net": network_record(net),
+            "extra": extra}
+    _write(path, dict(net.params), meta)
 
 
 def save_checkpoint(state, path, **extra):
     """Write a ``Trainer.state_dict()`` to ``path`` (.npz); ``extra`` goes into the metadata."""
-    arrays = {k: state["params"][k] for k in PARAM_NAMES}
+    arrays = dict(state["params"])
     opt = state["optimizer"]
     arrays.update({f"optimizer.{k}": v for k, v in opt["arrays"].items()})
     if state["order"] is not None:
@@ -130,50 +131,55 @@ def _refused(path, entry, error):
     return f"{path}: {what}; fastnn refuses to load pickles (unpickling can run code)"
 
 
-def _params(path, meta, arrays):
-    """The four parameter arrays, checked against the sizes and dtype in meta."""
+def _network(path, meta, arrays):
+    """(the network rebuilt from meta's record, its parameters from arrays), both checked."""
     try:
-        net = meta["net"]
-        D, H, C = (int(s) for s in net["sizes"])
-        dtype = np.dtype(net["dtype"])
-        activation = net["activation"]
+        net = network_from_record(meta["net"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: bad network description in the metadata ({e})") from None
-    if dtype not in (np.float32, np.float64) or activation not in ACTIVATIONS:
-        raise CheckpointError(f"{path}: unsupported network {net}")
-    shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
-    params = {}
-    for k in PARAM_NAMES:
-        a = arrays.get(k)
-        if a is None:
-            raise CheckpointError(f"{path}: missing array {k}")
-        if a.shape != shapes[k] or a.dtype != dtype:
-            raise CheckpointError(f"{path}: {k} is {a.shape} {a.dtype}, expected {shapes[k]} {dtype}")
-        if not np.isfinite(a).all():
-            raise CheckpointError(f"{path}: {k} holds NaN or inf")
-        params[k] = np.ascontiguousarray(a)
-    return (D, H, C), activation, dtype, params
+    params = {k: v for k, v in arrays.items() if "." not in k and k != "order"}
+    try:
+        check_arrays(net, params, path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    return net, {k: np.ascontiguousarray(params[k]) for k in net.params}
 
 
 def load_params(path):
     """(params dict, meta) from a weights file or a checkpoint."""
     meta, arrays = _read(path, (WEIGHTS_FORMAT, CHECKPOINT_FORMAT))
-    return _params(path, meta, arrays)[3], meta
+    return _network(path, meta, arrays)[1], meta
 
 
 def load_net(path):
-    """A TwoLayerNet with the parameters saved in ``path`` (weights file or checkpoint)."""
+    """The network saved in ``path`` (weights file or checkpoint), rebuilt from the
+    architecture the file records, with its parameters."""
     meta, arrays = _read(path, (WEIGHTS_FORMAT, CHECKPOINT_FORMAT))
-    (D, H, C), activation, dtype, params = _params(path, meta, arrays)
-    net = TwoLayerNet(D, H, C, activation=activation, dtype=dtype, seed=0)
-    net.params.update(params)
+    net, params = _network(path, meta, arrays)
+    for k, v in params.items():
+        net.params[k][...] = v
+    return net
+
+
+def load_weights(net, path):
+    """Copy the parameters saved in ``path`` into ``net``, which must have the same
+    parameters; CheckpointError naming the first array that does not match."""
+    meta, arrays = _read(path, (WEIGHTS_FORMAT, CHECKPOINT_FORMAT))
+    params = {k: v for k, v in arrays.items() if "." not in k and k != "order"}
+    net.check_params()
+    try:
+        check_arrays(net, params, path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    for k, v in net.params.items():
+        v[...] = params[k]
     return net
 
 
 def load_checkpoint(path):
     """(state for ``Trainer.load_state_dict``, extra metadata) from a checkpoint file."""
     meta, arrays = _read(path, (CHECKPOINT_FORMAT,))
-    _, _, _, params = _params(path, meta, arrays)
+    net, params = _network(path, meta, arrays)
     try:
         opt = meta["optimizer"]
         state = {
@@ -186,8 +192,8 @@ def load_checkpoint(path):
         }
         best = meta.get("best")
         if best is not None:
-            best = dict(best, params={k: arrays[f"best.{k}"] for k in PARAM_NAMES}
-                        if f"best.{PARAM_NAMES[0]}" in arrays else None)
+            best = dict(best, params={k: arrays[f"best.{k}"] for k in net.params}
+                        if any(k.startswith("best.") for k in arrays) else None)
         state["best"] = best
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint metadata (missing {e})") from None

@@ -18,7 +18,6 @@ import numpy as np
 from kernels import DELTA
 
 from ._checks import ShapeError
-from .network import PARAM_NAMES
 
 
 def compare(numerical, backprop):
@@ -39,13 +38,13 @@ def compare(numerical, backprop):
 def gradient_check(net, x, t, *, method="incremental", delta=DELTA, h=1e-4):
     """Compare ``net.gradient(x, t)`` (backprop) with ``net.numerical_gradient``.
 
-    Returns ``{name: {"mean_abs", "max_abs", "max_rel"}}`` for W1, b1, W2, b2.
+    Returns ``{name: {"mean_abs", "max_abs", "max_rel"}}`` for W1, b1, ... Wn, bn.
     delta: the constant inside the log of the loss whose numerical gradient is
     taken (the book's 1e-7 by default; 0 isolates the finite-difference error).
     """
     numerical = net.numerical_gradient(x, t, method, h=h, delta=delta)
     backprop = net.gradient(x, t)
-    return {k: compare(numerical[k], backprop[k]) for k in PARAM_NAMES}
+    return {k: compare(numerical[k], backprop[k]) for k in backprop}
 
 
 def format_report(results, title):

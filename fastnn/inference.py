@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from .images import read_images, to_mnist
-from .network import TwoLayerNet
+from .evaluation import check_network
 
 __all__ = ["predict", "top_k"]
 
@@ -24,8 +24,7 @@ def predict(net, images):
     (H, W) picture of any size, or a list of pictures. Pictures are brought to MNIST's
     format (grayscale, fitted into 20x20, centred by centre of mass in 28x28).
     """
-    if not isinstance(net, TwoLayerNet):
-        raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
+    check_network(net)
     x = as_rows(images, net.sizes[0])
     probs = net.predict(x.astype(net.dtype))
     return np.argmax(probs, axis=1), probs

@@ -168,10 +168,12 @@ class Affine:
         K.add_bias(out, self.b)
         return out
 
-    def _backward(self, dout2, need_dx=True):
-        """backward without checks: dout2 (N, M) C-contiguous of W's dtype."""
-        self.dW = np.dot(self.x.T, dout2)
-        self.db = K.bias_grad(dout2, np.empty_like(self.b))
+    def _backward(self, dout2, need_dx=True, dW=None, db=None):
+        """backward without checks: dout2 (N, M) C-contiguous of W's dtype.  dW (D, M) and
+        db (M,), C-contiguous of W's dtype, receive the gradients when given (a network's
+        flat gradient buffer); new arrays otherwise."""
+        self.dW = np.dot(self.x.T, dout2, out=dW)
+        self.db = K.bias_grad(dout2, np.empty_like(self.b) if db is None else db)
         if not need_dx:
             return None
         return np.dot(dout2, self.W.T).reshape(self.original_x_shape)

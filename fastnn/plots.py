@@ -91,9 +91,8 @@ def _curve_figure(title):
 
 def run_title(dataset, sizes, activation, optimizer, lr, seed, **more):
     """``mnist, 784-50-10 sigmoid, SGD lr 0.1, seed 0`` and any ``more`` as ``key value``."""
-    D, H, C = sizes
     extra = "".join(f", {k.replace('_', ' ')} {v}" for k, v in more.items() if v is not None)
-    return f"{dataset}, {D}-{H}-{C} {activation}, {optimizer} lr {lr:g}{extra}, seed {seed}"
+    return f"{dataset}, {'-'.join(map(str, sizes))} {activation}, {optimizer} lr {lr:g}{extra}, seed {seed}"
 
 
 def _finite(values):

@@ -188,7 +188,7 @@ class HistoryLog:
     """
 
     def __init__(self, path, history, on_error=None):
-        from .trainer import epoch_keys
+        from .history import epoch_keys
         self.keys = epoch_keys(history)
         self.path = Path(path)
         self.on_error = on_error
@@ -247,7 +247,7 @@ class HistoryLog:
 def read_history(path):
     """The history (EPOCH_KEYS lists and ``loss``) from a history.jsonl. A last line
     cut short by a crash is left out; any other bad line raises ValueError naming it."""
-    from .trainer import new_history
+    from .history import new_history
     h = None
     lines = Path(path).read_bytes().split(b"\n")
     for i, line in enumerate(lines, 1):

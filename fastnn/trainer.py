@@ -1,4 +1,4 @@
-"""Mini-batch training of a TwoLayerNet, as in the book's training loop, made repeatable.
+"""Mini-batch training of a network, as in the book's training loop, made repeatable.
 
     trainer = Trainer(net, x_train, t_train, x_test, t_test, lr=0.1, batch_size=100,
                       iterations=10000, seed=0)
@@ -49,14 +49,17 @@ import time
 
 import numpy as np
 
-import kernels as K
-
 from . import _signals
-from ._checks import ShapeError, as_float_array, as_labels, describe, one_of, positive_int
-from .network import PARAM_NAMES, TwoLayerNet
-from .optimizers import SGD, Adam, Momentum
+from ._checks import one_of, positive_int
+from .architecture import network_record, same_architecture
+from .evaluation import check_data, check_network, eval_buffers, evaluate, forward_passes
+from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
+from .network import TwoLayerNet
+from .optimizer_state import load_optimizer_state, optimizer_state
+from .optimizers import SGD
 from .schedules import parse_schedule
 from .splits import check_fraction, stratified_split
+from .stops import TrainingDiverged, TrainingInterrupted
 from .threads import blas_limit, check_environment, check_threads, num_threads
 
 try:  # the fused training step, where this version of fastnn has it
@@ -64,68 +67,23 @@ try:  # the fused training step, where this version of fastnn has it
 except ImportError:
     _fused = None
 
-__all__ = ["SAMPLING", "Trainer", "TrainingDiverged", "TrainingInterrupted", "optimizer_state",
-           "load_optimizer_state"]
+# evaluate, the history keys and the optimizer state live in their own modules and are
+# importable from here too, as before
+__all__ = ["EPOCH_KEYS", "OPTIONAL_KEYS", "SAMPLING", "Trainer", "TrainingDiverged",
+           "TrainingInterrupted", "epoch_keys", "evaluate", "load_optimizer_state", "new_history",
+           "optimizer_state"]
 
 SAMPLING = ("shuffle", "random")
 GRADS = ("backprop", "numerical")
 #: Iterations of the book's run (iters_num), used when neither epochs nor iterations is given.
 BOOK_ITERATIONS = 10000
-#: Per-epoch summaries kept in ``history``, one list entry per epoch.
-EPOCH_KEYS = ("epoch", "iteration", "train_acc", "test_acc", "train_loss", "test_loss", "time")
-#: Per-epoch keys a history holds only when the run uses them: validation figures
-#: (validation_split) and the learning rate of each epoch (lr_schedule).
-OPTIONAL_KEYS = ("val_acc", "val_loss", "lr")
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """A stop signal (SIGINT, SIGTERM, SIGHUP), ``request_stop`` or a callback's
-    KeyboardInterrupt stopped ``fit`` between two batches.
-
-    ``trainer`` is consistent: ``trainer.state_dict()`` resumes the run exactly.
-    ``signum``: the signal's number, or None when no signal stopped it.
-    """
-
-    def __init__(self, trainer, signum=None):
-        super().__init__(f"training stopped after iteration {trainer.iteration}")
-        self.trainer = trainer
-        self.signum = signum
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss of iteration ``iteration`` (counted from 1) was ``loss``, NaN or infinite.
-
-    The trainer's counters stop before the batch (or fused block) that diverged,
-    but its parameters are no longer finite: continue from a saved state instead.
-    ``losses``: the finite batch losses of the fused block before the one that diverged
-    (not in the history, which stops with the counters); empty on the other paths.
-    """
-
-    def __init__(self, trainer, iteration, loss, losses=()):
-        super().__init__(f"training diverged: the loss is {loss} at iteration {iteration}")
-        self.trainer = trainer
-        self.iteration = iteration
-        self.loss = loss
-        self.losses = list(losses)
-
-
-def new_history(extra=()):
-    """An empty history: per-epoch lists (EPOCH_KEYS, then the OPTIONAL_KEYS in ``extra``)
-    and ``loss`` per iteration."""
-    h = {k: [] for k in EPOCH_KEYS + tuple(k for k in OPTIONAL_KEYS if k in extra)}
-    h["loss"] = []
-    return h
-
-
-def epoch_keys(history):
-    """The per-epoch keys of ``history``: EPOCH_KEYS and the OPTIONAL_KEYS it holds."""
-    return EPOCH_KEYS + tuple(k for k in OPTIONAL_KEYS if k in history)
 
 
 class Trainer:
     """Train ``net`` on (x_train, t_train) with mini-batch gradient descent.
 
-    net: a TwoLayerNet; the data are converted once to its dtype.
+    net: a TwoLayerNet or a network built from a description (MultiLayerNet); the data
+        are converted once to its dtype.
     x_train: (N, input_size) numbers; t_train: (N,) integer labels or (N, C) one-hot.
     x_test, t_test: evaluated at the end of every epoch (optional, both or neither).
     optimizer: anything with ``update(params, grads)``; default SGD(lr). ``lr`` is
@@ -137,8 +95,11 @@ class Trainer:
     sampling: "shuffle" or "random" (see the module docstring).
     grad: "backprop" or "numerical" (``net.numerical_gradient(x, t, method=
         numerical_method)``, far slower; for checking and teaching).
-    fused: use fastnn.fused's training step for backprop + SGD when available
-        (None: when available; True: required; False: never).
+    fused: use fastnn.fused's training step for backprop when it applies: Fused(net,
+        optimizer) for any description and any fastnn optimizer (versions without it:
+        FusedSGD, the two-layer net with plain SGD). None: where it applies; True: required
+        (ValueError saying why it does not apply); False: never. ``step_kind`` says which
+        path runs and ``step_note`` why the fused one does not.
     seed: seed of the ``np.random.default_rng`` that draws the batches.
     threads: numba threads during ``fit``, in [1, cores] (None keeps the current count);
         on the layer and numerical paths 1 whenever blas_threads is None or above 1 (one
@@ -180,15 +141,13 @@ class Trainer:
                  threads=None, blas_threads=1, eval_batch=10000, steps_per_call=None,
                  callbacks=(), handle_signals=True, validation_split=None,
                  early_stopping=None, lr_schedule=None, eval_test_each_epoch=False):
-        if not isinstance(net, TwoLayerNet):
-            raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
-        self.net = net
-        self.x_train, self.t_train = _data(net, "x_train", x_train, "t_train", t_train)
+        self.net = check_network(net)
+        self.x_train, self.t_train = check_data(net, "x_train", x_train, "t_train", t_train)
         if (x_test is None) != (t_test is None):
             raise ValueError("x_test, t_test: give both or neither")
         self.x_test = self.t_test = None
         if x_test is not None:
-            self.x_test, self.t_test = _data(net, "x_test", x_test, "t_test", t_test)
+            self.x_test, self.t_test = check_data(net, "x_test", x_test, "t_test", t_test)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.validation_split = None
@@ -249,10 +208,12 @@ class Trainer:
                              "which this version of fastnn does not have")
         if fused not in (None, True, False):
             raise ValueError(f"fused: expected None, True or False, got {fused!r}")
+        #: Why the fused step is not used ("" when it is, or for numerical gradients).
+        self.step_note = ""
         self._fused = None
-        if grad == "backprop" and type(optimizer) is SGD and fused is not False \
-                and _fused is not None and hasattr(_fused, "FusedSGD"):
-            self._fused = _fused.FusedSGD(net, optimizer.lr)
+        if grad == "backprop":
+            self._fused, self.step_note = _fused_step(net, optimizer, fused)
+        if self._fused is not None:
             # the training set compressed once; batches are then row numbers
             self._fused_data = self._fused.prepare(self.x_train, self.t_train)
             self._fused_test = (None if self.x_test is None
@@ -260,8 +221,8 @@ class Trainer:
             self._fused_val = (None if self.x_val is None
                                else self._fused.prepare(self.x_val, self.t_val))
         if fused is True and self._fused is None:
-            raise ValueError("fused: the fused step needs grad='backprop', plain SGD and "
-                             "fastnn.fused, which this version of fastnn does not have")
+            raise ValueError(f"fused: the fused step does not apply: "
+                             f"{self.step_note or 'it needs grad=backprop'}")
         #: "fused", "layers" or "numerical": how ``_step`` computes an iteration.
         self.step_kind = ("numerical" if grad == "numerical"
                           else "fused" if self._fused is not None else "layers")
@@ -315,7 +276,7 @@ class Trainer:
             grads = net.numerical_gradient(x, t, method=self.numerical_method)
         else:
             grads = net.gradient(x, t)
-            loss = net._last.loss
+            loss = _last_loss(net, x, t)
         self.optimizer.update(net.params, grads)
         return float(loss)
 
@@ -420,7 +381,7 @@ class Trainer:
 
     def _set_lr(self, lr):
         self.optimizer.lr = float(lr)
-        if self._fused is not None:
+        if self._fused is not None and hasattr(self._fused, "lr"):     # FusedSGD keeps its own
             self._fused.lr = float(lr)
 
     def _eval_set(self, which, loss=True):
@@ -473,7 +434,7 @@ class Trainer:
             return
         if val_loss < self._best_loss:
             self._best_loss, self.best_epoch, self._bad_epochs = val_loss, self.epoch + 1, 0
-            self._best_params = {k: self.net.params[k].copy() for k in PARAM_NAMES}
+            self._best_params = {k: v.copy() for k, v in self.net.params.items()}
             return
         self._bad_epochs += 1
         if self._bad_epochs >= self.early_stopping:
@@ -481,8 +442,8 @@ class Trainer:
             self.stopped_early = True
 
     def _restore_best(self):
-        for k in PARAM_NAMES:
-            self.net.params[k][...] = self._best_params[k]
+        for k, v in self._best_params.items():
+            self.net.params[k][...] = v
 
     def _notify(self, event):
         for cb in self.callbacks:
@@ -497,22 +458,19 @@ class Trainer:
     def evaluate(self, x, t):
         """(accuracy, mean loss) of the net on x (N, input_size) and labels or one-hot t,
         checked and converted like the training data, by forward passes only."""
-        x, t = _data(self.net, "x", x, "t", t)
+        x, t = check_data(self.net, "x", x, "t", t)
         return self._evaluate(x, t)
 
     def _evaluate(self, x, t):
-        """evaluate without checks: x and t as ``_data`` returns them."""
-        return _forward_passes(self.net, x, t, self.eval_batch, self._buffers())
+        """evaluate without checks: x and t as ``check_data`` returns them."""
+        return forward_passes(self.net, x, t, self.eval_batch, self._buffers())
 
     def _buffers(self):
-        _, H, C = self.net.sizes
         B = min(self.eval_batch, max(x.shape[0] for x in (self.x_train, self.x_test, self.x_val)
                                      if x is not None))
-        buf = self._eval_buffers
-        if buf is None or buf[0].shape != (B, H):
-            dt = self.net.dtype
-            buf = self._eval_buffers = (np.empty((B, H), dt), np.empty((B, C), dt), np.empty((B, C), dt))
-        return buf
+        if self._eval_buffers is None or self._eval_buffers[0] != B:
+            self._eval_buffers = (B, eval_buffers(self.net, B))
+        return self._eval_buffers[1]
 
     # -- checkpoints -------------------------------------------------------
     def config(self):
@@ -535,10 +493,9 @@ class Trainer:
         """Everything needed to continue this run exactly: a dict of JSON-compatible
         values plus numpy arrays (params, optimizer state, the epoch's order)."""
         net = self.net
-        D, H, C = net.sizes
         return {
-            "net": {"sizes": [D, H, C], "activation": net.activation, "dtype": net.dtype.name},
-            "params": {k: net.params[k].copy() for k in PARAM_NAMES},
+            "net": network_record(net),
+            "params": {k: v.copy() for k, v in net.params.items()},
             "optimizer": optimizer_state(self.optimizer),
             "counters": {"iteration": self.iteration, "epoch": self.epoch, "pos": self._pos,
                          "epoch_time": self._epoch_time},
@@ -563,18 +520,23 @@ class Trainer:
             if mine[key] != saved[key]:
                 raise ValueError(f"state: saved with {key}={saved[key]!r}, this trainer has {mine[key]!r}")
         net = self.net
-        D, H, C = net.sizes
-        if list(state["net"]["sizes"]) != [D, H, C] or state["net"]["activation"] != net.activation \
-                or state["net"]["dtype"] != net.dtype.name:
-            raise ValueError(f"state: saved for a {state['net']} network, not "
-                             f"{[D, H, C]} {net.activation} {net.dtype.name}")
+        if not same_architecture(state["net"], net):
+            raise ValueError(f"state: saved for the network {state['net']}, not "
+                             f"{network_record(net)}")
         c = state["counters"]
         if not 0 <= c["pos"] < self.steps_per_epoch or c["iteration"] > self.total_steps:
             raise ValueError(f"state: counters {c} do not fit a run of {self.total_steps} iterations")
-        for k in PARAM_NAMES:
-            net.params[k][...] = state["params"][k]
+        saved = state["params"]
+        if set(saved) != set(net.params):
+            raise ValueError(f"state: parameters {', '.join(saved)} saved, the network has "
+                             f"{', '.join(net.params)}")
+        for k, v in net.params.items():
+            if np.shape(saved[k]) != v.shape:
+                raise ValueError(f"state: {k} saved as {np.shape(saved[k])}, the network's is {v.shape}")
+            v[...] = saved[k]
         load_optimizer_state(self.optimizer, state["optimizer"])
-        if self._fused is not None and isinstance(getattr(self.optimizer, "lr", None), float):
+        if self._fused is not None and hasattr(self._fused, "lr") and \
+                isinstance(getattr(self.optimizer, "lr", None), float):
             self._fused.lr = self.optimizer.lr      # a scheduled lr, saved mid-epoch
         self.iteration, self.epoch, self._pos = int(c["iteration"]), int(c["epoch"]), int(c["pos"])
         self._epoch_time = float(c["epoch_time"])
@@ -593,103 +555,34 @@ class Trainer:
             self.best_epoch, self._best_loss = best["epoch"], float(best["loss"])
             self._bad_epochs, self.stopped_early = int(best["bad_epochs"]), bool(best["stopped"])
             self._best_params = None if best["params"] is None else \
-                {k: np.array(best["params"][k], dtype=net.dtype) for k in PARAM_NAMES}
+                {k: np.array(best["params"][k], dtype=net.dtype) for k in net.params}
 
 
-def evaluate(net, x, t, batch_size=10000):
-    """(accuracy, mean cross-entropy) of the TwoLayerNet ``net`` on x (N, D) and integer
-    labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
-
-    Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows.
-    """
-    if not isinstance(net, TwoLayerNet):
-        raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
-    batch_size = positive_int("batch_size", batch_size)
-    x, t = _data(net, "x", x, "t", t)
-    return _forward_passes(net, x, t, batch_size)
+def _last_loss(net, x, t):
+    """The batch loss (with the weight-decay term) of the ``net.gradient(x, t)`` just
+    computed: ``net.last_loss`` where the network keeps it, else ``net.loss(x, t)``."""
+    loss = getattr(net, "last_loss", None)
+    return loss if loss is not None else net.loss(x, t)
 
 
-def _forward_passes(net, x, t, batch_size, buffers=None):
-    """evaluate without checks: x (N, D) C-contiguous of the net's dtype, t (N,) intp labels
-    in [0, C); buffers (h, a, y) of at least min(batch_size, N) rows, or None."""
-    p = net.params
-    N = x.shape[0]
-    _, H, C = net.sizes
-    B = min(batch_size, N)
-    h, a, y = buffers if buffers is not None else (
-        np.empty((B, H), net.dtype), np.empty((B, C), net.dtype), np.empty((B, C), net.dtype))
-    act = K.relu if net.activation == "relu" else K.sigmoid
-    correct = 0
-    loss = 0.0
-    for i in range(0, N, B):
-        xc, tc = x[i:i + B], t[i:i + B]
-        n = xc.shape[0]
-        hc, ac, yc = h[:n], a[:n], y[:n]
-        K.affine_forward(xc, p["W1"], p["b1"], hc)
-        act(hc.reshape(-1), hc.reshape(-1))
-        K.affine_forward(hc, p["W2"], p["b2"], ac)
-        loss += K.softmax_loss_labels(ac, tc, yc) * n
-        correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
-    return correct / N, loss / N
+def _fused_step(net, optimizer, fused):
+    """(the fused step for net and optimizer, or None; why not, "" when it applies).
 
-
-def _data(net, xname, x, tname, t):
-    """x as a C-contiguous array of the net's dtype, t as intp labels; checked."""
-    D, _, C = net.sizes
-    if not isinstance(x, np.ndarray):
-        x = np.asarray(x)
-    if x.dtype.kind not in "biuf":
-        raise TypeError(f"{xname}: expected (N, {D}) numbers, got {describe(x)}")
-    x = as_float_array(xname, np.ascontiguousarray(x, dtype=net.dtype), shape=(None, D),
-                       dtype=net.dtype)
-    N = x.shape[0]
-    t = t if isinstance(t, np.ndarray) else np.asarray(t)
-    if t.ndim == 2:
-        if t.shape != (N, C):
-            raise ShapeError(f"{tname}: expected ({N},) integer labels or ({N}, {C}) one-hot, "
-                             f"got {describe(t)}")
-        labels = np.argmax(t, axis=1)
-        if not (np.all(np.sum(t, axis=1) == 1) and np.all(t[np.arange(N), labels] == 1)):
-            raise ValueError(f"{tname}: expected one-hot rows (a single 1, zeros elsewhere)")
-        t = labels
-    labels = as_labels(tname, t, N, C)
-    # a private copy: the kernels trust these labels, and the caller's array may change later
-    return x, labels.copy() if np.shares_memory(labels, t) else labels
-
-
-# -- optimizer state, for checkpoints ---------------------------------------
-def optimizer_state(opt):
-    """{"name", "scalars", "arrays"} of an SGD, Momentum or Adam (JSON scalars + arrays)."""
-    name = type(opt).__name__
-    scalars, arrays = {}, {}
-    if isinstance(opt, SGD):
-        scalars = {"lr": opt.lr}
-    elif isinstance(opt, Momentum):
-        scalars = {"lr": opt.lr, "momentum": opt.momentum}
-        if opt.v is not None:
-            arrays = {f"v.{k}": v.copy() for k, v in opt.v.items()}
-    elif isinstance(opt, Adam):
-        scalars = {"lr": opt.lr, "beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
-                   "iter": opt.iter}
-        if opt.m is not None:
-            arrays = {f"m.{k}": v.copy() for k, v in opt.m.items()}
-            arrays.update({f"v.{k}": v.copy() for k, v in opt.v.items()})
-    else:
-        scalars = None  # unknown optimizer: its state is not saved
-    return {"name": name, "scalars": scalars, "arrays": arrays}
-
-
-def load_optimizer_state(opt, state):
-    """Restore what optimizer_state saved into an optimizer of the same kind."""
-    if state["name"] != type(opt).__name__:
-        raise ValueError(f"state: optimizer {state['name']} saved, the trainer has {type(opt).__name__}")
-    if state["scalars"] is None:
-        return
-    for key, value in state["scalars"].items():
-        setattr(opt, key, value)
-    groups = {}
-    for key, arr in state["arrays"].items():
-        group, name = key.split(".", 1)
-        groups.setdefault(group, {})[name] = np.array(arr)
-    for group, values in groups.items():
-        setattr(opt, group, values)
+    fastnn.fused.Fused takes any description and any fastnn optimizer; FusedSGD (versions
+    without Fused) the TwoLayerNet with plain SGD only. fused=False: never."""
+    if fused is False:
+        return None, "fused=False"
+    if _fused is None:
+        return None, "this version of fastnn has no fused training step"
+    if getattr(optimizer, "kind", None) is None:
+        return None, (f"the optimizer {type(optimizer).__name__} has no fused update "
+                      "(not one of fastnn.optimizers)")
+    if hasattr(_fused, "Fused"):
+        try:
+            return _fused.Fused(net, optimizer), ""
+        except (TypeError, ValueError) as e:
+            return None, f"the fused step does not take this network or optimizer ({e})"
+    if type(optimizer) is SGD and isinstance(net, TwoLayerNet) and hasattr(_fused, "FusedSGD"):
+        return _fused.FusedSGD(net, optimizer.lr), ""
+    return None, (f"the fused step of this version of fastnn takes the two-layer net with plain "
+                  f"SGD only, not {type(net).__name__} with {type(optimizer).__name__}")

@@ -9,7 +9,9 @@ from numba import njit
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 
-def kernel(fn=None, *, parallel=False):
-    """``@njit(cache=True, fastmath=FASTMATH)``, optionally ``parallel``."""
-    deco = njit(cache=True, fastmath=set(FASTMATH), parallel=parallel, nogil=True)
+def kernel(fn=None, *, parallel=False, fastmath=True):
+    """``@njit(cache=True, fastmath=FASTMATH)``, optionally ``parallel``; ``fastmath=False``
+    for kernels whose rounding must not depend on how LLVM vectorises them."""
+    deco = njit(cache=True, fastmath=set(FASTMATH) if fastmath else False, parallel=parallel,
+                nogil=True)
     return deco if fn is None else deco(fn)

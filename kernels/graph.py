@@ -160,3 +160,34 @@ def forward(ops, theta, x, acts):
             raise ValueError("unknown operation kind")
         inp = out
     return output(ops, acts, ops.shape[0] - 1, N)
+
+
+@kernel
+def weight_sq_sum(ops, theta):
+    """sum of W**2 over every Affine's W (not the biases), accumulated in float64.
+
+    The weight-decay term of the loss is ``0.5 * lambda * weight_sq_sum``.
+    """
+    s = 0.0
+    for k in range(ops.shape[0]):
+        if ops[k, KIND] == AFFINE:
+            p = ops[k, POFF]
+            for i in range(p, p + ops[k, IN] * ops[k, OUT]):
+                w = np.float64(theta[i])
+                s += w * w
+    return s
+
+
+@kernel
+def add_weight_decay(ops, theta, grad, lam):
+    """grad[W] += lambda * W for every Affine's W (the biases untouched), in theta's dtype.
+
+    lam: float64, converted to theta's dtype first, as NumPy does with
+    ``dW + lam * W`` for a Python float lam.
+    """
+    lt = theta.dtype.type(lam)
+    for k in range(ops.shape[0]):
+        if ops[k, KIND] == AFFINE:
+            p = ops[k, POFF]
+            for i in range(p, p + ops[k, IN] * ops[k, OUT]):
+                grad[i] += lt * theta[i]

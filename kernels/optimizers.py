@@ -13,7 +13,16 @@ sums, moments; unused ones may be empty arrays) and its hyper-parameters
     ADAM      beta1       beta2
 
 and t is the 1-based step number (Adam's bias correction).  The formulas are
-the book's (ch. 6, ``common/optimizer.py``).
+the book's (ch. 6, ``common/optimizer.py``), operation for operation, with the
+scalar factors (1 - beta1, momentum^2, ...) computed in float64 and rounded to
+the parameters' dtype, as NumPy does with the book's Python floats.
+
+Compiled without fastmath: each element is a handful of operations with
+nothing to reassociate, and strict rounding keeps every element's result
+independent of where it falls in a vectorised loop.  So an update of one
+parameter array equals, bit for bit, the same elements of an update over the
+whole flat buffer (a per-key update and a fused step continue each other), and
+float64 results equal the book's NumPy code bit for bit.
 """
 import numpy as np
 
@@ -28,20 +37,19 @@ LR, A, B, EPS = range(4)
 NHP = 4
 
 
-@kernel
+@kernel(fastmath=False)
 def apply(kind, hp, t, theta, grad, s1, s2):
     """One update of theta by optimizer ``kind``, elementwise over i in [0, P)."""
     apply_range(kind, hp, t, theta, grad, s1, s2, 0, theta.size)
 
 
-@kernel
+@kernel(fastmath=False)
 def apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1):
     """The update of :func:`apply` restricted to theta[i0:i1] (for splitting across threads)."""
-    one = theta.dtype.type(1.0)
-    lr = theta.dtype.type(hp[LR])
-    a = theta.dtype.type(hp[A])
-    b = theta.dtype.type(hp[B])
-    eps = theta.dtype.type(hp[EPS])
+    f = theta.dtype.type
+    lr = f(hp[LR])
+    a = f(hp[A])
+    eps = f(hp[EPS])
     if kind == SGD:
         for i in range(i0, i1):
             theta[i] -= lr * grad[i]
@@ -50,23 +58,29 @@ def apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1):
             s1[i] = a * s1[i] - lr * grad[i]
             theta[i] += s1[i]
     elif kind == NESTEROV:
+        aa = f(hp[A] * hp[A])
+        a1lr = f((1.0 + hp[A]) * hp[LR])
         for i in range(i0, i1):
             s1[i] = a * s1[i] - lr * grad[i]
-            theta[i] += a * a * s1[i] - (one + a) * lr * grad[i]
+            theta[i] += aa * s1[i]
+            theta[i] -= a1lr * grad[i]
     elif kind == ADAGRAD:
         for i in range(i0, i1):
             s1[i] += grad[i] * grad[i]
             theta[i] -= lr * grad[i] / (np.sqrt(s1[i]) + eps)
     elif kind == RMSPROP:
+        c = f(1.0 - hp[A])
         for i in range(i0, i1):
-            s1[i] = a * s1[i] + (one - a) * grad[i] * grad[i]
+            s1[i] = a * s1[i] + c * grad[i] * grad[i]
             theta[i] -= lr * grad[i] / (np.sqrt(s1[i]) + eps)
     elif kind == ADAM:
-        lr_t = theta.dtype.type(hp[LR] * np.sqrt(1.0 - hp[B] ** t) / (1.0 - hp[A] ** t))
+        c1 = f(1.0 - hp[A])
+        c2 = f(1.0 - hp[B])
+        lr_t = f(hp[LR] * np.sqrt(1.0 - hp[B] ** t) / (1.0 - hp[A] ** t))
         for i in range(i0, i1):
             g = grad[i]
-            s1[i] += (one - a) * (g - s1[i])
-            s2[i] += (one - b) * (g * g - s2[i])
+            s1[i] += c1 * (g - s1[i])
+            s2[i] += c2 * (g * g - s2[i])
             theta[i] -= lr_t * s1[i] / (np.sqrt(s2[i]) + eps)
     else:
         raise ValueError("unknown optimizer kind")

@@ -195,6 +195,50 @@ class Momentum:
             params[key] = params[key] + self.v[key]
 
 
+class Nesterov:
+    """The book's Nesterov update: v = momentum * v - lr * dL/dW;
+    W = W + momentum^2 * v - (1 + momentum) * lr * dL/dW  (v starts at 0)."""
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr, self.momentum, self.v = lr, momentum, None
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.v[key] = self.momentum * self.v[key] - self.lr * grads[key]
+            params[key] = (params[key] + self.momentum ** 2 * self.v[key]
+                           - (1 + self.momentum) * self.lr * grads[key])
+
+
+class AdaGrad:
+    """h = h + (dL/dW)^2;  W = W - lr * dL/dW / (sqrt(h) + eps)  (h starts at 0)."""
+
+    def __init__(self, lr=0.01, eps=1e-7):
+        self.lr, self.eps, self.h = lr, eps, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.h[key] = self.h[key] + grads[key] ** 2
+            params[key] = params[key] - self.lr * grads[key] / (np.sqrt(self.h[key]) + self.eps)
+
+
+class RMSprop:
+    """h = decay_rate * h + (1 - decay_rate) * (dL/dW)^2;  W = W - lr * dL/dW / (sqrt(h) + eps)."""
+
+    def __init__(self, lr=0.01, decay_rate=0.99, eps=1e-7):
+        self.lr, self.decay_rate, self.eps, self.h = lr, decay_rate, eps, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            self.h[key] = self.decay_rate * self.h[key] + (1 - self.decay_rate) * grads[key] ** 2
+            params[key] = params[key] - self.lr * grads[key] / (np.sqrt(self.h[key]) + self.eps)
+
+
 class Adam:
     """Kingma & Ba, with the bias corrections folded into the step size as in the book:
     m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2;
@@ -264,3 +308,70 @@ def two_layer_params(rng, d, h, c, dtype=np.float64, scale=0.5):
             "b1": (scale * rng.standard_normal(h)).astype(dtype),
             "W2": (scale * rng.standard_normal((h, c))).astype(dtype),
             "b2": (scale * rng.standard_normal(c)).astype(dtype)}
+
+
+# -- the book's MultiLayerNet (chapter 6), any depth ------------------------------------------
+def multi_layer_init_stds(weight_init_std, sizes):
+    """One std per W, as common/multi_layer_net.py's __init_weight: "relu"/"he" sqrt(2 / n_in),
+    "sigmoid"/"xavier" sqrt(1 / n_in), a number for every W."""
+    stds = []
+    for n_in in sizes[:-1]:
+        scale = weight_init_std
+        if str(weight_init_std).lower() in ("relu", "he"):
+            scale = np.sqrt(2.0 / n_in)
+        elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+            scale = np.sqrt(1.0 / n_in)
+        stds.append(scale)
+    return stds
+
+
+def multi_layer_params(rng, sizes, dtype=np.float64, scale=0.5):
+    """Random W1, b1, ..., Wn, bn for widths ``sizes`` (non-zero biases)."""
+    p = {}
+    for i in range(1, len(sizes)):
+        p[f"W{i}"] = (scale * rng.standard_normal((sizes[i - 1], sizes[i]))).astype(dtype)
+        p[f"b{i}"] = (scale * rng.standard_normal(sizes[i])).astype(dtype)
+    return p
+
+
+def multi_layer_forward(params, x, activation="relu"):
+    """(inputs of each Affine, pre-activations of each Affine, probabilities y)."""
+    act = sigmoid if activation == "sigmoid" else relu
+    n = len(params) // 2
+    zs, As = [], []
+    z = x
+    for i in range(1, n + 1):
+        zs.append(z)
+        a = np.dot(z, params[f"W{i}"]) + params[f"b{i}"]
+        As.append(a)
+        z = act(a) if i < n else a
+    return zs, As, softmax(As[-1])
+
+
+def multi_layer_scores(params, x, activation="relu"):
+    """The last Affine's output (what the book's MultiLayerNet.predict returns)."""
+    return multi_layer_forward(params, x, activation)[1][-1]
+
+
+def multi_layer_loss(params, x, t, activation="relu", weight_decay_lambda=0.0, delta=1e-7):
+    """Mean cross-entropy + 0.5 * lambda * sum of W**2 over every W (the book's loss)."""
+    y = multi_layer_forward(params, x, activation)[2]
+    T = _one_hot(t, y.shape[1], y.dtype)
+    decay = sum(0.5 * weight_decay_lambda * np.sum(params[k] ** 2) for k in params if k[0] == "W")
+    return -np.sum(T * np.log(y + delta)) / y.shape[0] + decay
+
+
+def multi_layer_gradient(params, x, t, activation="relu", weight_decay_lambda=0.0):
+    """Backprop through every layer; dW_k gets + lambda * W_k (the book's gradient)."""
+    zs, As, y = multi_layer_forward(params, x, activation)
+    n = len(zs)
+    da = (y - _one_hot(t, y.shape[1], y.dtype)) / x.shape[0]
+    g = {}
+    for i in range(n, 0, -1):
+        g[f"W{i}"] = np.dot(zs[i - 1].T, da) + weight_decay_lambda * params[f"W{i}"]
+        g[f"b{i}"] = da.sum(axis=0)
+        if i > 1:
+            dz = np.dot(da, params[f"W{i}"].T)
+            z = zs[i - 1]
+            da = dz * z * (1 - z) if activation == "sigmoid" else dz * (As[i - 2] > 0)
+    return g

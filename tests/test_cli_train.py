@@ -57,7 +57,8 @@ def test_train_writes_results_and_evaluate_reads_them(tmp_path, capsys):
     assert csv_lines[0] == "epoch,iteration,train_acc,test_acc,train_loss,test_loss,time"
     assert len(csv_lines) == 4
     params, meta = load_params(out_dir / "weights.npz")
-    assert meta["net"] == {"sizes": [784, 8, 10], "activation": "sigmoid", "dtype": "float32"}
+    assert {k: meta["net"][k] for k in ("class", "sizes", "activation", "dtype")} == \
+        {"class": "TwoLayerNet", "sizes": [784, 8, 10], "activation": "sigmoid", "dtype": "float32"}
     test_acc = h["test_acc"][-1]
 
     assert main(["evaluate", str(out_dir)]) == 0              # dataset taken from the weights

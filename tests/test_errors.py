@@ -437,7 +437,7 @@ def test_gradient_check_compare_shapes():
     (["--tol", "-1"], "argument --tol: expected a finite number >= 0, got '-1'"),
     (["--steps", "-3"], "argument --steps: expected an integer >= 0, got '-3'"),
     (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
-    (["--hidden", "0"], "argument --hidden: expected an integer >= 1, got '0'"),
+    (["--hidden", "0"], "argument --hidden: expected widths > 0, got 0 in '0'"),
 ])
 def test_gradcheck_options(capsys, args, msg):
     from fastnn.cli import main
@@ -519,7 +519,7 @@ def test_trainer_evaluate_checks_what_reaches_the_kernels():
         evaluate(net, x[:, :5], t)
     with pytest.raises(ValueError, match="^batch_size: expected a positive integer, got 0$"):
         evaluate(net, x, t, batch_size=0)
-    with pytest.raises(TypeError, match="^net: expected a TwoLayerNet, got str$"):
+    with pytest.raises(TypeError, match="^net: expected a TwoLayerNet or a network built from a description \\(such as MultiLayerNet\\), got str$"):
         evaluate("net", x, t)
     t[:] = 10**6        # the trainer kept its own copy of the labels
     assert tr._evaluate(tr.x_train, tr.t_train)[0] == evaluate(net, x, np.arange(50) % 10)[0]

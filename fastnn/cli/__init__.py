@@ -1,4 +1,5 @@
-"""``fastnn`` command line: one subcommand per module in this package.
+"""``fastnn`` command line: one subcommand per module named in COMMANDS; the other modules
+of this package hold what the subcommands share (options, run folders, progress output).
 
 Each subcommand module defines ``register(subparsers)``, which adds its
 parser and sets ``func``; ``func(args)`` returns the exit status: 0, 2 for

@@ -79,7 +79,7 @@ def run(args):
 def _run(args):
     from ..checkpoint import load_net, load_params
     from ..datasets import load
-    from ..trainer import evaluate, _data
+    from ..evaluation import check_data as _data, evaluate
 
     path = Path(args.weights)
     if path.is_dir():
@@ -114,16 +114,17 @@ def _run(args):
     x, t = data.test if args.split == "test" else data.train
     if args.split == "val":
         x, t = _validation_rows(meta.get("extra", {}), data, saved, x, t)
-    D, H, C = net.sizes
+    D, C = net.sizes[0], net.sizes[-1]
+    sizes = "-".join(map(str, net.sizes))
     if x.shape[1] != D or len(data.classes) != C:
-        raise ValueError(f"{path}: a {D}-{H}-{C} network does not fit {data.name} "
+        raise ValueError(f"{path}: a {sizes} network does not fit {data.name} "
                          f"({x.shape[1]} inputs, {len(data.classes)} classes)")
     x, t = _data(net, "x", x, "t", t)
     acc, loss = evaluate(net, x, t, args.batch_size)
     if saved and data.name != saved:
         print(f"note: the weights were trained on {saved}", file=sys.stderr)
     print(f"{args.split} accuracy {acc:.4f}  loss {loss:.4f}  ({len(x)} images, "
-          f"{D}-{H}-{C} {net.activation} {net.dtype.name}, {path})")
+          f"{sizes} {net.activation} {net.dtype.name}, {path})")
     _report(args, net, x, t, data, path)
     return 0
 
@@ -131,7 +132,7 @@ def _run(args):
 def _report(args, net, x, t, data, path):
     """Per-class accuracy and confusion matrix printed; the two figures written."""
     from ..reports import confident_mistakes, confusion_matrix, confusion_text, predictions
-    C = net.sizes[2]
+    C = net.sizes[-1]
     names = tuple(data.classes)
     pred, probs = predictions(net, x, args.batch_size)
     cm = confusion_matrix(t, pred, C)

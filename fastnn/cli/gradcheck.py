@@ -3,6 +3,9 @@ import argparse
 
 import numpy as np
 
+from .netopts import (add_network_options, add_optimizer_options, network_from_args,
+                      optimizer_from_args)
+
 
 def _int_in(lo, hi=None):
     """An argparse type: an integer in [lo, hi] (no upper bound when hi is None)."""
@@ -33,21 +36,22 @@ def _tolerance(v):
 
 def register(sub):
     p = sub.add_parser("gradcheck", help="compare backprop with the numerical gradient on MNIST digits",
-                       description="Compute the gradient of TwoLayerNet's loss on a few digits by "
+                       description="Compute the gradient of a network's loss on a few digits by "
                                    "backpropagation and by central differences (the book's "
                                    "numerical_gradient), print the largest differences per "
-                                   "parameter, and exit 1 if one exceeds --tol.")
-    p.add_argument("--activation", choices=("sigmoid", "relu"), default="relu",
-                   help="hidden activation (default relu, as in the book's gradient check)")
+                                   "parameter, and exit 1 if one exceeds --tol. The network "
+                                   "options are those of `fastnn train` (default: the book's "
+                                   "gradient check, TwoLayerNet(784, 50, 10) with ReLU).")
     p.add_argument("--batch", type=_batch, default=3, help="number of digits, 3..100 (default 3)")
-    p.add_argument("--hidden", type=_int_in(1), default=50, help="hidden units (default 50)")
+    add_network_options(p, {"activation": "relu"})
+    add_optimizer_options(p)
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="arithmetic (default float64: central differences need its precision)")
     p.add_argument("--method", choices=("incremental", "full"), default="incremental",
                    help="numerical-gradient strategy (default incremental)")
     p.add_argument("--steps", type=_int_in(0), default=0,
-                   help="backprop SGD steps (lr 0.1, batch 100 or the whole training set if smaller) "
-                        "before the check, to check trained weights")
+                   help="backprop steps of the optimizer (default SGD lr 0.1; batch 100 or the "
+                        "whole training set if smaller) before the check, to check trained weights")
     p.add_argument("--seed", type=_int_in(0), default=0, help="seed of the weights and of the batch draw")
     p.add_argument("--tol", type=_tolerance, default=None,
                    help="fail (exit 1) if a max abs difference to backprop exceeds this "
@@ -60,10 +64,22 @@ def register(sub):
 
 
 def run(args):
+    from . import option_error
+    from .netopts import OPTION_NAMES
+    try:
+        return _run(args)
+    except (ValueError, TypeError) as e:
+        err = option_error(e, OPTION_NAMES)
+        if err is e:
+            raise
+        raise err from None
+
+
+def _run(args):
     from ..datasets import load
     from ..gradcheck import format_report, gradient_check
-    from ..network import TwoLayerNet
 
+    optimizer = optimizer_from_args(args)       # bad settings stop before the data are read
     dtype = np.dtype(args.dtype)
     data = load(args.dataset, data_dir=args.data_dir, dtype=dtype,
                 download=False if args.no_download else None)
@@ -73,16 +89,15 @@ def run(args):
         raise ValueError(f"--batch {args.batch}: the training set of {data.source} has only {n} images")
     tol = args.tol if args.tol is not None else (1e-6 if dtype == np.float64 else 1e-3)
     rng = np.random.default_rng(args.seed)
-    net = TwoLayerNet(784, args.hidden, 10, activation=args.activation, dtype=dtype, rng=rng)
+    net = network_from_args(args, x_train.shape[1], len(data.classes), dtype=dtype, rng=rng)
     for _ in range(args.steps):
         idx = rng.choice(n, min(100, n), replace=False)
-        grads = net.gradient(x_train[idx], t_train[idx])
-        for k, g in grads.items():
-            net.params[k] -= dtype.type(0.1) * g
+        optimizer.update(net.params, net.gradient(x_train[idx], t_train[idx]))
     idx = rng.choice(n, args.batch, replace=False)
     x, t = x_train[idx], t_train[idx]
-    print(f"gradcheck: {args.activation} net 784-{args.hidden}-10 {dtype}, {args.batch} digits of {data.name}, "
-          f"{args.steps} training steps, numerical gradient by '{args.method}'")
+    steps = f"{args.steps} training steps" + (f" ({type(optimizer).__name__})" if args.steps else "")
+    print(f"gradcheck: {args.activation} net {'-'.join(map(str, net.sizes))} {dtype}, {args.batch} "
+          f"digits of {data.name}, {steps}, numerical gradient by '{args.method}'")
     book = gradient_check(net, x, t, method=args.method)
     plain = gradient_check(net, x, t, method=args.method, delta=0.0)
     print(format_report(book, "numerical (loss with the book's delta = 1e-7) vs backprop:"))

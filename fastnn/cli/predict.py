@@ -62,7 +62,7 @@ def _run(args):
     path = weights_path(args.run)
     net = load_net(path)
     _, meta = load_params(path)
-    D, _, C = net.sizes
+    D, C = net.sizes[0], net.sizes[-1]
     if D != 784:
         raise ValueError(f"{path}: a network with {D} inputs; predict reads 28x28 images (784)")
     names = class_names(meta, C)
