@@ -27,8 +27,11 @@ __all__ = ["run_trial", "worker_data", "check_buildable", "build_run"]
 
 #: train options this module passes to a trial's network and Trainer. Another option that
 #: fastnn train accepts is refused by check_buildable rather than silently left out.
-BUILT = {"grad", "numerical_method", "activation", "hidden", "epochs", "iterations",
-         "batch_size", "lr", "dtype", "seed", "sampling", "lr_schedule", "early_stopping"}
+BUILT = {"grad", "numerical_method", "epochs", "iterations", "batch_size", "dtype", "seed",
+         "sampling", "lr_schedule", "early_stopping",
+         # fastnn.cli.netopts: network_from_args and optimizer_from_args
+         "hidden", "activation", "weight_init", "weight_decay",
+         "optimizer", "lr", "momentum", "beta1", "beta2"}
 
 
 def data_spec(spec):
@@ -84,16 +87,16 @@ def build_run(args, data):
     """(net, trainer) for the options ``args`` (parse_options) on ``data`` (worker_data):
     the network and Trainer fastnn train builds, with the sweep's validation split as the
     set evaluated each epoch, one thread and no signal handling."""
+    from ..cli.netopts import network_from_args, optimizer_from_args
     from ..cli.train import DEFAULT_ITERATIONS, trainer_seed
-    from ..network import TwoLayerNet
     from ..trainer import Trainer
     check_buildable(args)
     if args.epochs is None and args.iterations is None:
         args.iterations = DEFAULT_ITERATIONS
     x, t = data["train"]
-    net = TwoLayerNet(x.shape[1], args.hidden, data["classes"], activation=args.activation,
-                      dtype=args.dtype, seed=args.seed)
-    trainer = Trainer(net, x, t, *data["val"], lr=args.lr, batch_size=args.batch_size,
+    net = network_from_args(args, x.shape[1], data["classes"], dtype=args.dtype, seed=args.seed)
+    optimizer = optimizer_from_args(args)
+    trainer = Trainer(net, x, t, *data["val"], optimizer=optimizer, batch_size=args.batch_size,
                       epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                       grad=args.grad, numerical_method=args.numerical_method,
                       seed=trainer_seed(args.seed), threads=1, blas_threads=1,

@@ -75,7 +75,10 @@ def expand(spec):
 
 
 def _check(spec, trials):
-    """Parse each distinct set of arguments once, as fastnn train would."""
+    """Parse each distinct set of arguments once, as fastnn train would, and check what
+    fastnn train checks before it reads data."""
+    from ..cli.netopts import check_optimizer_args, optimizer_class
+    from .trial import check_buildable
     seen = set()
     for t in trials:
         key = t.argv[:-2]
@@ -83,8 +86,11 @@ def _check(spec, trials):
             continue
         seen.add(key)
         try:
-            parse_options(t.argv)
-        except OptionError as e:
+            args = parse_options(t.argv)
+            check_buildable(args)
+            check_optimizer_args(args)
+            optimizer_class(args.optimizer)
+        except (OptionError, ValueError) as e:
             where = ", ".join(f"{k} = {v!r}" for k, v in t.values.items())
             raise OptionError(f"{spec.path}: trial {t.index} ({where or 'the [train] options'}): "
                               f"{e}") from None
