@@ -335,3 +335,54 @@ def test_resume_after_an_interruption_completes_the_same_table(tmp_path, cluster
     from fastnn.sweep.report import results_csv, summary_table
     strip = lambda text: [line.rsplit(",", 5)[0] for line in text.splitlines()]   # no timings
     assert strip(results_csv(spec, cut)) == strip(results_csv(spec, whole["records"]))
+
+
+def test_cli_writes_the_table_csv_and_figures(tmp_path, cluster, capsys):
+    from fastnn.cli import main
+    c, _ = cluster
+    path = write_spec(tmp_path, "batch_size = [40, 80]\nlr = [0.05, 0.5]", "best = 3")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--scheduler", c.scheduler_address, "--out", str(out),
+                 "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "best 3 of 4 trials by val_acc on the validation split" in text
+    assert "test_acc is shown for the selected trials only, after selection" in text
+    table = (out / "summary.txt").read_text().splitlines()
+    assert len(table) == 2 + 3 and table[1].split()[:4] == ["rank", "trial", "batch_size", "lr"]
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("trial,config,repeat,seed,batch_size,lr,status")
+    for name in ("curves.png", "throughput.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    best = min(read_results(out / "results.jsonl").values(), key=lambda r: (-r["val_acc"], r["index"]))
+    assert table[2].split()[1] == str(best["index"])
+    # the same command again: the folder already holds this sweep
+    assert main(["sweep", str(path), "--scheduler", c.scheduler_address, "--out", str(out)]) == 2
+    assert "pass --resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_a_folder_that_resume_completes(tmp_path):
+    import subprocess
+    import sys
+    import time
+    path = write_spec(tmp_path, "lr = {log_uniform = [1e-2, 1]}", "trials = 40", epochs=4)
+    out = tmp_path / "out"
+    fastnn = [sys.executable, "-m", "fastnn", "sweep", str(path), "--out", str(out)]
+    p = subprocess.Popen(fastnn + ["--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None and \
+            (not results.exists() or results.read_text().count("\n") < 2):
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    done = len(read_results(results))
+    assert 2 <= done < 40
+    assert f"interrupted: {done} of 40 trials done" in err and "--resume" in err
+    r = subprocess.run(fastnn + ["--resume", "--workers", "2", "--quiet"], capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(x) for x in results.read_text().splitlines()]
+    assert sorted(x["index"] for x in lines) == list(range(40))
