@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import socket
-import threading
 
 import numpy as np
 import pytest
@@ -332,7 +331,7 @@ def test_resume_after_an_interruption_completes_the_same_table(tmp_path, cluster
     assert len(lines) == 8
     cut = read_results(tmp_path / "cut" / "results.jsonl")
     assert {i: same(r) for i, r in cut.items()} == {i: same(r) for i, r in whole["records"].items()}
-    from fastnn.sweep.report import results_csv, summary_table
+    from fastnn.sweep.report import results_csv
     strip = lambda text: [line.rsplit(",", 5)[0] for line in text.splitlines()]   # no timings
     assert strip(results_csv(spec, cut)) == strip(results_csv(spec, whole["records"]))
 

@@ -27,7 +27,6 @@ import contextlib
 import importlib.util
 import logging
 import os
-import sys
 import time
 import uuid
 

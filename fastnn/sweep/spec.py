@@ -197,7 +197,7 @@ def _axis(dest, key, value, fail):
     if isinstance(value, list):
         if not value:
             fail(f"{where}: empty list; a grid axis needs at least one value")
-        return Axis(dest, "grid", tuple(_hashable(v) for v in value))
+        return Axis(dest, "grid", tuple(_hashable(v, where, fail) for v in value))
     if not isinstance(value, dict):
         fail(f"{where}: expected a list of values (grid) or a table "
              f"{{log_uniform | uniform | choice = [...]}} (random), got {_kind(value)}")
@@ -208,7 +208,7 @@ def _axis(dest, key, value, fail):
     if not isinstance(args, list) or not args:
         fail(f"{where}: {kind} expects a non-empty list, got {args!r}")
     if kind == "choice":
-        return Axis(dest, kind, tuple(_hashable(v) for v in args))
+        return Axis(dest, kind, tuple(_hashable(v, where, fail) for v in args))
     if len(args) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
                                  and math.isfinite(x) for x in args):
         fail(f"{where}: {kind} expects [low, high], two finite numbers, got {args!r}")
@@ -220,11 +220,12 @@ def _axis(dest, key, value, fail):
     return Axis(dest, kind, (low, high))
 
 
-def _hashable(v):
+def _hashable(v, where, fail):
+    """A value as a hashable: lists (hidden = [[100, 100], [50]]) as tuples."""
     if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
+        return tuple(_hashable(x, where, fail) for x in v)
     if isinstance(v, dict):
-        raise SpecError(f"a value cannot be a table, got {v!r}")
+        fail(f"{where}: a value cannot be a table, got {v!r}")
     return v
 
 
