@@ -130,7 +130,25 @@ def test_bad_option_values_name_the_trial_and_the_option(tmp_path):
         expand(spec)
 
 
+def test_option_combinations_fastnn_train_refuses_are_refused_before_the_sweep():
+    spec = parse_spec({"axes": {"optimizer": ["adam", "sgd"], "momentum": [0.9]}})
+    with pytest.raises(OptionError, match=r"trial 0 \(optimizer = 'adam', momentum = 0.9\): "
+                                          "--momentum: applies to --optimizer momentum or "
+                                          "nesterov, not adam"):
+        expand(spec)
+
+
 # -- the trials -----------------------------------------------------------------
+def test_list_values_become_comma_separated_options():
+    spec = parse_spec({"train": {"hidden": [30, 20]},
+                       "axes": {"weight_init": ["he", 0.05], "optimizer": ["sgd"]}})
+    argv = [t.argv[:-2] for t in expand(spec)]
+    assert argv == [("--hidden", "30,20", "--weight-init", "he", "--optimizer", "sgd"),
+                    ("--hidden", "30,20", "--weight-init", "0.05", "--optimizer", "sgd")]
+    spec = parse_spec({"axes": {"hidden": [[20], [20, 20]]}})
+    assert [t.argv[:2] for t in expand(spec)] == [("--hidden", "20"), ("--hidden", "20,20")]
+
+
 def test_grid_random_and_seeds_expand_deterministically(tmp_path):
     axes = "batch_size = [30, 60]\nlr = {log_uniform = [1e-4, 1e-1]}\nsampling = {choice = ['shuffle', 'random']}"
     spec = load_spec(write_spec(tmp_path, axes, "trials = 3\nseeds = 2"))

@@ -85,7 +85,7 @@ def connect(scheduler=None, workers=None, timeout=CONNECT_TIMEOUT):
         return
     from ..threads import cores
     n = workers or cores()
-    dashboard = ":0" if _has_bokeh() else None
+    dashboard = ":0"        # a free port (served pages need bokeh; the link is shown then)
     with _environ(WORKER_ENV):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                dashboard_address=dashboard, silence_logs=logging.ERROR,

@@ -91,6 +91,7 @@ def _check(spec, trials):
             check_optimizer_args(args)
             optimizer_class(args.optimizer)
         except (OptionError, ValueError) as e:
-            where = ", ".join(f"{k} = {v!r}" for k, v in t.values.items())
+            where = ", ".join(f"{k} = {list(v) if isinstance(v, tuple) else v!r}"
+                              for k, v in t.values.items())
             raise OptionError(f"{spec.path}: trial {t.index} ({where or 'the [train] options'}): "
                               f"{e}") from None
