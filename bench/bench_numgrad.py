@@ -1,17 +1,20 @@
-"""Seconds per full numerical gradient of TwoLayerNet 784-50-10, batch 100, float64, real MNIST.
+"""Seconds per full numerical gradient, batch 100, float64, real MNIST: TwoLayerNet 784-50-10
+and MultiLayerNet 784-100-100-10 ReLU.
 
 Run side by side in one process:
     .venv/bin/python -m pytest bench/bench_numgrad.py --benchmark-only \
         --benchmark-columns=min,median,max,rounds --benchmark-sort=name
 
-The book's NumPy loop takes 10-16 s per gradient, so it runs 2 rounds; every
-case is called once before timing so that JIT compilation never counts.
+The book's NumPy loop takes 10-16 s per gradient of the two-layer net, so it
+runs 2 rounds; every case is called once before timing so that JIT
+compilation never counts.  On the deeper net the book's loop takes minutes:
+its per-parameter time is in ``python -m bench.grad``, which extrapolates it.
 """
 import numba
 import numpy as np
 import pytest
 
-from fastnn import TwoLayerNet
+from fastnn import MultiLayerNet, TwoLayerNet
 from fastnn.datasets import load_mnist
 
 from . import book_numerical as book
@@ -57,3 +60,22 @@ def test_backprop(benchmark, setup):
     benchmark.group = "numerical gradient 784-50-10 batch 100"
     _info(benchmark, "backprop")
     benchmark.pedantic(net.gradient, args=(x, t), rounds=200, iterations=1, warmup_rounds=5)
+
+
+@pytest.fixture(scope="module")
+def deep():
+    (x, t), _ = load_mnist(dataset="mnist-sample", dtype=np.float64)
+    net = MultiLayerNet(784, [100, 100], 10, "relu", weight_init_std="relu", seed=0)
+    rng = np.random.default_rng(1)
+    idx = rng.choice(x.shape[0], BATCH, replace=False)
+    return net, x[idx], t[idx]
+
+
+@pytest.mark.parametrize("method, rounds", [("cached", 10)])
+def test_fastnn_deep(benchmark, deep, method, rounds):
+    net, x, t = deep
+    benchmark.group = "numerical gradient 784-100-100-10 relu batch 100"
+    benchmark.extra_info.update(method=method, threads=numba.get_num_threads(), dtype="float64",
+                                batch=BATCH, net="784-100-100-10 relu", numba=numba.__version__)
+    benchmark.pedantic(net.numerical_gradient, args=(x, t, method), rounds=rounds, iterations=1,
+                       warmup_rounds=1)

@@ -86,3 +86,51 @@ class TwoLayerNet:
         grads["W2"] = numerical_gradient(loss_W, self.params["W2"])
         grads["b2"] = numerical_gradient(loss_W, self.params["b2"])
         return grads
+
+
+class MultiLayerNet:
+    """The book's chapter-6 network (``common/multi_layer_net.py``) reduced to what the
+    numerical gradient uses: Affine and sigmoid/ReLU layers, SoftmaxWithLoss and the
+    weight decay 0.5 * lambda * sum W**2 in the loss; params W1 b1 ... Wn bn."""
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
+                 weight_decay_lambda=0.0, *, rng=None):
+        rng = np.random.default_rng(0) if rng is None else rng
+        sizes = [input_size] + list(hidden_size_list) + [output_size]
+        self.n = len(sizes) - 1
+        self.params = {}
+        for i in range(1, self.n + 1):
+            std = np.sqrt(2.0 / sizes[i - 1]) if activation == "relu" else np.sqrt(1.0 / sizes[i - 1])
+            self.params[f"W{i}"] = std * rng.standard_normal((sizes[i - 1], sizes[i]))
+            self.params[f"b{i}"] = np.zeros(sizes[i])
+        self.act = sigmoid if activation == "sigmoid" else relu
+        self.weight_decay_lambda = weight_decay_lambda
+
+    def predict(self, x):
+        for i in range(1, self.n + 1):
+            x = np.dot(x, self.params[f"W{i}"]) + self.params[f"b{i}"]
+            if i < self.n:
+                x = self.act(x)
+        return x
+
+    def loss(self, x, t):
+        weight_decay = 0
+        for i in range(1, self.n + 1):
+            W = self.params[f"W{i}"]
+            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W ** 2)
+        return cross_entropy_error(softmax(self.predict(x)), t) + weight_decay
+
+    def numerical_gradient(self, x, t):
+        loss_W = lambda W: self.loss(x, t)  # noqa: E731 (the book's form)
+        grads = {}
+        for i in range(1, self.n + 1):
+            grads[f"W{i}"] = numerical_gradient(loss_W, self.params[f"W{i}"])
+            grads[f"b{i}"] = numerical_gradient(loss_W, self.params[f"b{i}"])
+        return grads
+
+    def numerical_gradient_of(self, x, t, entries):
+        """The book's loop over some entries only: ``entries`` {name: flat indices, a
+        contiguous range}; returns {name: gradient of those entries}.  Each entry costs
+        what it costs in the full loop (two losses of the whole batch)."""
+        loss_W = lambda W: self.loss(x, t)  # noqa: E731
+        return {k: numerical_gradient(loss_W, self.params[k].reshape(-1)[idx]) for k, idx in entries.items()}

@@ -3,7 +3,9 @@
 Written as in *Deep Learning from Scratch* (common/layers.py, ch05/two_layer_net.py):
 Affine -> Sigmoid (or Relu) -> Affine -> SoftmaxWithLoss, gradients by backprop,
 plain SGD.  Only changes: one dtype throughout (the book mixes float32 images
-with float64 weights), integer labels, and a seeded generator.
+with float64 weights), integer labels, and a seeded generator.  Also the
+chapter-6 optimizers as lean NumPy updates in place (common/optimizer.py), the
+baseline of bench/bench_optimizers.py.
 """
 from collections import OrderedDict
 
@@ -121,3 +123,78 @@ def sgd_update(params, grads, lr):
     """The book's SGD: params[key] -= lr * grads[key] (in place, so the layers see it)."""
     for key in params:
         params[key] -= params[key].dtype.type(lr) * grads[key]
+
+
+# -- the chapter-6 optimizers as the book writes them: NumPy, in place, per key ----------
+class Optimizer:
+    """State dicts made at the first update; ``step(params, grads)`` per subclass."""
+
+    def __init__(self, lr, a=0.0, b=0.0, eps=1e-7):
+        self.lr, self.a, self.b, self.eps = lr, a, b, eps
+        self.s1 = self.s2 = None
+        self.iter = 0
+
+    def update(self, params, grads):
+        if self.s1 is None:
+            self.s1 = {k: np.zeros_like(v) for k, v in params.items()}
+            self.s2 = {k: np.zeros_like(v) for k, v in params.items()}
+        self.iter += 1
+        self.step(params, grads)
+
+
+class SGD(Optimizer):
+    def step(self, params, grads):
+        for key in params:
+            params[key] -= self.lr * grads[key]
+
+
+class Momentum(Optimizer):
+    def step(self, params, grads):
+        for key in params:
+            v = self.s1[key]
+            v *= self.a
+            v -= self.lr * grads[key]
+            params[key] += v
+
+
+class Nesterov(Optimizer):
+    def step(self, params, grads):
+        for key in params:
+            v = self.s1[key]
+            v *= self.a
+            v -= self.lr * grads[key]
+            params[key] += self.a * self.a * v
+            params[key] -= (1 + self.a) * self.lr * grads[key]
+
+
+class AdaGrad(Optimizer):
+    def step(self, params, grads):
+        for key in params:
+            h = self.s1[key]
+            h += grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(h) + self.eps)
+
+
+class RMSprop(Optimizer):
+    def step(self, params, grads):
+        for key in params:
+            h = self.s1[key]
+            h *= self.a
+            h += (1 - self.a) * grads[key] * grads[key]
+            params[key] -= self.lr * grads[key] / (np.sqrt(h) + self.eps)
+
+
+class Adam(Optimizer):
+    def step(self, params, grads):
+        lr_t = self.lr * np.sqrt(1.0 - self.b ** self.iter) / (1.0 - self.a ** self.iter)
+        for key in params:
+            m, v = self.s1[key], self.s2[key]
+            m += (1 - self.a) * (grads[key] - m)
+            v += (1 - self.b) * (grads[key] ** 2 - v)
+            params[key] -= lr_t * m / (np.sqrt(v) + self.eps)
+
+
+#: name -> (class, settings (lr, a, b, eps)) with fastnn's defaults.
+OPTIMIZERS = {"sgd": (SGD, (0.01,)), "momentum": (Momentum, (0.01, 0.9)),
+              "nesterov": (Nesterov, (0.01, 0.9)), "adagrad": (AdaGrad, (0.01, 0, 0, 1e-7)),
+              "rmsprop": (RMSprop, (0.01, 0.99, 0, 1e-7)), "adam": (Adam, (0.001, 0.9, 0.999, 1e-8))}

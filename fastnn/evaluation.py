@@ -28,7 +28,9 @@ def evaluate(net, x, t, batch_size=10000):
     integer labels (N,) or one-hot (N, C) t, both checked (x converted to the net's dtype).
 
     Forward passes only, straight to the kernels, in chunks of ``batch_size`` rows. The loss
-    is ``net.loss``'s: the mean cross-entropy plus the weight-decay term, if any.
+    is the mean cross-entropy alone, without a weight-decay term: it measures the fit to the
+    data, comparable between runs of different lambdas (``net.loss`` adds the term; the
+    trainer's per-iteration batch losses include it, its per-epoch figures do not).
     """
     check_network(net)
     batch_size = positive_int("batch_size", batch_size)
@@ -59,7 +61,7 @@ def forward_passes(net, x, t, batch_size, buffers=None):
         K.affine_forward(hc, p["W2"], p["b2"], ac)
         loss += K.softmax_loss_labels(ac, tc, yc) * n
         correct += int(np.count_nonzero(np.argmax(ac, axis=1) == tc))
-    return correct / N, loss / N + weight_decay_term(net)
+    return correct / N, loss / N
 
 
 def _description_passes(net, x, t, B, acts):
@@ -76,13 +78,7 @@ def _description_passes(net, x, t, B, acts):
         y = KG.forward(net.ops, net.theta, xc, acts[:n * width])
         loss += K.cross_entropy_labels(y, tc) * n
         correct += int(np.count_nonzero(np.argmax(y, axis=1) == tc))
-    return correct / N, loss / N + weight_decay_term(net)
-
-
-def weight_decay_term(net):
-    """0.5 * lambda * sum of W**2 over every W of ``net`` (0.0 without weight decay)."""
-    lam = float(getattr(net, "weight_decay_lambda", 0.0) or 0.0)
-    return 0.5 * lam * float(KG.weight_sq_sum(net.ops, net.theta)) if lam else 0.0
+    return correct / N, loss / N
 
 
 def eval_buffers(net, rows):

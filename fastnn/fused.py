@@ -1,11 +1,27 @@
-"""Fused SGD training steps for :class:`~fastnn.network.TwoLayerNet`.
+"""Fused training steps: forward, backward and optimizer update in one compiled call.
 
-``FusedSGD(net, lr).step(x, t)`` does what ``net.gradient(x, t)`` followed
-by ``SGD(lr).update(net.params, grads)`` does, in one compiled call with
-buffers reused from step to step, and returns the loss of the batch before
-the update.  For training, ``prepare(x, t)`` compresses a whole data set
-once and ``run(data, order, start, nsteps, batch)`` takes many steps over
-row numbers in one call, with no batch copied.  See :mod:`kernels.fused`.
+``Fused(net, optimizer).step(x, t)`` does what ``net.gradient(x, t)``
+followed by ``optimizer.update(net.params, grads)`` does (weight decay
+included), in one compiled call with buffers reused from step to step, and
+returns the loss of the batch before the update.  For training,
+``prepare(x, t)`` compresses a whole data set once and
+``run(data, order, start, nsteps, batch)`` takes many steps over row numbers
+in one call, with no batch copied; ``evaluate(data)`` gives accuracy and loss
+by compiled forward passes.  ``FusedSGD(net, lr)`` is ``Fused`` with plain SGD.
+
+What a network must offer (the description of :mod:`kernels.graph`):
+``ops`` (the table; its first operation an Affine), ``theta`` (the flat
+parameters, updated in place, so ``net.params`` views see the new values),
+``dtype``, ``weight_decay_lambda``, ``check_params()`` (called before every
+call) and ``check_input(x, t)``.  The optimizer: ``kind``, ``hyper()``, ``t``
+(steps taken; advanced by every fused step) and ``flat_state(P, dtype)``
+(its state over the flat buffer), so a layer-path ``update`` and fused steps
+continue each other.  See :mod:`kernels.train`.
+
+A two-layer network trained by plain SGD without weight decay runs the
+two-layer kernels of :mod:`kernels.fused`, which know the hidden width at
+compile time and were measured faster for it (bench/deep.py); every other
+network and optimizer runs the kernels of :mod:`kernels.train`.
 """
 import time
 from collections import namedtuple
@@ -14,20 +30,26 @@ import numba
 import numpy as np
 
 import kernels.fused as KF
+import kernels.graph as KG
+import kernels.optimizers as KO
+import kernels.train as KT
 from kernels import checks
 from kernels.sparse import to_csr
 
 from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
+from .optimizers import SGD
 from .threads import Adaptive
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
+#: Rows per block of the evaluation's forward passes (per chunk of the data set).
+EVAL_BLOCK = 64
 
 
 class FusedData(namedtuple("FusedData", ["csr", "labels", "targets"])):
-    """A data set ready for :meth:`FusedSGD.run`: ``csr`` of the inputs, integer
+    """A data set ready for :meth:`Fused.run`: ``csr`` of the inputs, integer
     ``labels`` (N,) or None, dense ``targets`` (N, C) or None.
 
-    Made by :meth:`FusedSGD.prepare` only, which records the network it fits
+    Made by :meth:`Fused.prepare` only, which records the network it fits
     (input size, classes, dtype).  The arrays shown are read-only views; the
     kernels read private originals that no caller can change.
     """
@@ -47,29 +69,49 @@ def _read_only(a):
     return v
 
 
-class FusedSGD:
-    """Plain SGD on a TwoLayerNet, fused kernels.
+def _two_layer(ops):
+    """The activation name if ops is Affine -> sigmoid/ReLU -> Affine -> softmax-with-loss, else None."""
+    kinds = tuple(int(k) for k in ops[:, KG.KIND])
+    if len(kinds) == 4 and kinds[0] == kinds[2] == KG.AFFINE and kinds[3] == KG.SOFTMAX_LOSS:
+        return {KG.SIGMOID: "sigmoid", KG.RELU: "relu"}.get(kinds[1])
+    return None
 
-    net: the network (its ``params`` are updated in place, so its layers see
-    the new values); lr: learning rate; parallel: True/False forces the
-    parallel or the serial kernel; None (default) chooses per call (see
-    fastnn.threads): serial on one numba thread or below PARALLEL_MIN_BATCH,
-    otherwise whichever of the two was measured faster lately (a busy machine
-    makes parallel steps slower).  Both kernels give the same bits.
+
+class Fused:
+    """Fused training steps of ``net`` by ``optimizer``.
+
+    net: a network described by :mod:`kernels.graph` (``ops``, ``theta``,
+    ``params``, ``dtype``, ``weight_decay_lambda``, ``check_params()``,
+    ``check_input(x, t)``); its parameters are updated in place.
+    optimizer: one of :mod:`fastnn.optimizers` (``kind``, ``hyper()``, ``t``,
+    ``flat_state(P, dtype)``); its state and step count advance with every step.
+    parallel: True/False forces the parallel or the serial kernel; None
+    (default) chooses per call (see fastnn.threads): serial on one numba thread
+    or below the kernels' PARALLEL_MIN_BATCH, otherwise whichever of the two
+    was measured faster lately.  Both kernels give the same bits, on any
+    number of threads.
+
+    Methods: ``step(x, t)`` (one step on a dense batch), ``prepare(x, t)``
+    (compress a data set once), ``run(data, order, start, nsteps, batch)``
+    (many steps over row numbers), ``evaluate(data, loss=True)``.
     """
 
     #: Chunks of the data set the evaluation is split into (fixed, so that its loss sums
     #: do not depend on the thread count); enough for 16 threads.
     EVAL_CHUNKS = 16
 
-    def __init__(self, net, lr=0.01, *, parallel=None):
-        from .network import TwoLayerNet
-        if not isinstance(net, TwoLayerNet):
-            raise TypeError(f"net: expected a TwoLayerNet, got {type(net).__name__}")
+    def __init__(self, net, optimizer, *, parallel=None):
         if parallel not in (None, True, False):
             raise ValueError(f"parallel: expected None, True or False, got {parallel!r}")
+        if not all(hasattr(net, a) for a in ("ops", "theta", "params", "check_params", "check_input")):
+            raise TypeError(f"net: expected a network described by kernels.graph (with ops, theta, params, "
+                                f"check_params, check_input), got {type(net).__name__}")
+        for name in ("kind", "hyper", "t"):
+            if not hasattr(optimizer, name):
+                raise TypeError(f"optimizer: expected one of fastnn.optimizers (SGD, Momentum, Nesterov, "
+                                f"AdaGrad, RMSprop, Adam), got {type(optimizer).__name__}")
         self.net = net
-        self.lr = positive_float("lr", lr)
+        self.optimizer = optimizer
         self.parallel = parallel
         self._buffers = {}
         self._losses = np.empty(0)
@@ -80,45 +122,109 @@ class FusedSGD:
         self._adaptive_eval = Adaptive(probe_units=2, probe_every=16, warmup=False)
         self._steps_parallel = None     # the steps' current choice, once they have one
 
+    # -- what every call starts with ------------------------------------------------------
     def _use_parallel(self, key, batch, adaptive):
         """(parallel, measuring, timed): the forced choice, serial where parallel cannot
         pay, or the adaptive choice (timed: report the call to ``adaptive``)."""
         if self.parallel is not None:
             return bool(self.parallel), False, False
-        if numba.get_num_threads() == 1 or batch < KF.PARALLEL_MIN_BATCH:
+        if numba.get_num_threads() == 1 or batch < KT.PARALLEL_MIN_BATCH:
             return False, False, False
         return (*adaptive.choose(key), True)
 
-    def _params(self):
-        """W1, b1, W2, b2 of the net, checked (see ``TwoLayerNet.check_params``); the work
-        buffers are dropped when the net's sizes or dtype differ from those they were made for."""
+    def _model(self):
+        """Check the net's parameters and the optimizer; (ops, plan) where plan holds the
+        tables derived from ops (rebuilt, and the buffers dropped, when ops or dtype change)."""
         net = self.net
         net.check_params()
-        key = (net._sizes, net.dtype)
+        ops = np.ascontiguousarray(net.ops, dtype=np.int64)
+        key = (ops.tobytes(), ops.shape, np.dtype(net.dtype))
         if key != self._built_for:
+            if ops.shape[0] < 2 or ops[0, KG.KIND] != KG.AFFINE or ops[-1, KG.KIND] != KG.SOFTMAX_LOSS:
+                raise ValueError("net: the fused step needs an Affine first and SoftmaxWithLoss last, got "
+                                 + " -> ".join(KG.KIND_NAMES.get(int(k), str(k)) for k in ops[:, KG.KIND]))
+            unknown = [KG.KIND_NAMES.get(int(k), str(k)) for k in ops[:, KG.KIND]
+                       if k not in (KG.AFFINE, KG.SIGMOID, KG.RELU, KG.SOFTMAX_LOSS)]
+            if unknown:
+                raise ValueError(f"net: the fused step has no kernel for {', '.join(unknown)} yet")
             self._buffers.clear()
             self._built_for = key
-        lr = self.lr
-        if not (type(lr) is float and 0 < lr < np.inf):      # also when lr was set after __init__
-            self.lr = positive_float("lr", lr)
-        p = net.params
+            width = int(KT.ops_width(ops))
+            P = int(max((r[KG.POFF] + r[KG.PLEN] for r in ops if r[KG.PLEN] > 0), default=0))
+            self._plan = {"ops": ops, "width": width, "P": P, "two_layer": _two_layer(ops),
+                          "items": (KT.work_items(ops, 1), KT.work_items(ops))}
+        return self._plan
+
+    def _optimizer(self, plan):
+        """(kind, hp, s1, s2, lam, special) for this call; special: run kernels.fused's
+        two-layer SGD kernels."""
+        opt = self.optimizer
+        kind = int(opt.kind)
+        if kind not in KO.STATES:
+            raise ValueError(f"optimizer: unknown kind {kind!r}")
+        hp = np.ascontiguousarray(opt.hyper(), dtype=np.float64)
+        lam = float(getattr(self.net, "weight_decay_lambda", 0.0) or 0.0)
+        if not (0.0 <= lam < np.inf):
+            raise ValueError(f"net.weight_decay_lambda: expected a finite number >= 0, got {lam!r}")
+        special = kind == KO.SGD and lam == 0.0 and plan["two_layer"] is not None
+        if special:
+            return kind, hp, None, None, lam, True
+        s1, s2 = opt.flat_state(plan["P"], self.net.dtype)
+        return kind, hp, s1, s2, lam, False
+
+    def _theta(self, plan):
+        theta = self.net.theta
+        if not (isinstance(theta, np.ndarray) and theta.ndim == 1 and theta.size == plan["P"]
+                and theta.dtype == self.net.dtype and theta.flags.c_contiguous and theta.flags.writeable):
+            raise TypeError(f"net.theta: expected ({plan['P']},) {np.dtype(self.net.dtype)} C-contiguous and "
+                            f"writeable, got {describe(theta)}")
+        return theta
+
+    def _two_params(self):
+        p = self.net.params
         return p["W1"], p["b1"], p["W2"], p["b2"]
 
-    def _data(self, data):
-        """The kernels' arrays of prepared data, after checking it fits this net (call after _params)."""
+    def buffers(self, n, special=None):
+        """Work buffers for batches of up to n samples (cached)."""
+        plan = self._model()
+        if special is None:
+            special = self._optimizer(plan)[5]
+        buf = self._buffers.get((n, special))
+        if buf is None:
+            ops, dt = plan["ops"], self.net.dtype
+            if special:
+                buf = KF.make_buffers(n, int(ops[0, KG.IN]), int(ops[0, KG.OUT]), int(ops[-1, KG.OUT]), dt)
+            else:
+                buf = KT.make_buffers(ops, plan["width"], plan["P"], n, dt)
+            self._buffers[(n, special)] = buf
+        return buf
+
+    # -- data ---------------------------------------------------------------------------
+    def _checked(self, x, t):
+        """x (N, input_size) of the net's dtype; t as (labels or None, dense targets or None)."""
+        if t is None:
+            C = int(self._model()["ops"][-1, KG.OUT])
+            raise TypeError(f"t: expected (N,) integer labels or (N, {C}) one-hot, got None")
+        x, t = self.net.check_input(x, t)
+        return x, (t, None) if t.ndim == 1 else (None, t)
+
+    def _data(self, data, plan):
+        """The kernels' arrays of prepared data, after checking it fits this net."""
         if not isinstance(data, FusedData) or "_arrays" not in data.__dict__:
-            raise TypeError(f"data: expected the FusedData returned by FusedSGD.prepare(x, t), "
+            raise TypeError(f"data: expected the FusedData returned by {type(self).__name__}.prepare(x, t), "
                             f"got {type(data).__name__}")
-        D, _, C = self.net._sizes
+        ops = plan["ops"]
+        D, C = int(ops[0, KG.IN]), int(ops[-1, KG.OUT])
+        name = type(self).__name__
         if data._dtype != self.net.dtype:
             raise TypeError(f"data: prepared in {data._dtype}, this net computes in {self.net.dtype}; "
-                            f"prepare it with this net's FusedSGD")
+                            f"prepare it with this net's {name}")
         if data.csr.shape[1] != D:
             raise ShapeError(f"data: prepared for input size {data.csr.shape[1]}, this net takes {D}; "
-                             f"prepare it with this net's FusedSGD")
+                             f"prepare it with this net's {name}")
         if data._classes != C:
             raise ShapeError(f"data: prepared for {data._classes} classes, this net has {C}; "
-                             f"prepare it with this net's FusedSGD")
+                             f"prepare it with this net's {name}")
         return data._arrays
 
     @staticmethod
@@ -141,21 +247,9 @@ class FusedSGD:
                              f"got values in [{used.min()}, {used.max()}] in order[{start}:{start + used.size}]")
         return rows
 
-    def buffers(self, n):
-        """Work buffers for batches of up to n samples (cached)."""
-        buf = self._buffers.get(n)
-        if buf is None:
-            D, H, C = self.net.sizes
-            buf = self._buffers[n] = KF.make_buffers(n, D, H, C, self.net.dtype)
-        return buf
-
-    def _checked(self, x, t):
-        """x (N, input_size) of the net's dtype, finite; t as (labels or None, dense targets or None)."""
-        x, t = self.net._check_batch(x, t)
-        return x, (t, None) if t.ndim == 1 else (None, t)
-
     def prepare(self, x, t):
         """Check and compress a data set once: x (N, input_size), t labels (N,) or (N, C)."""
+        plan = self._model()
         x, (labels, dense) = self._checked(x, t)
         # private copies: the checked labels may be the caller's own array, which could change later
         labels = None if labels is None else labels.copy()
@@ -165,20 +259,35 @@ class FusedSGD:
                              values=_read_only(csr.values))
         data = FusedData(shown, _read_only(labels), _read_only(dense))
         data._arrays = (csr, labels, dense)
-        data._dtype = self.net.dtype
-        data._classes = self.net._sizes[2]
+        data._dtype = np.dtype(self.net.dtype)
+        data._classes = int(plan["ops"][-1, KG.OUT])
         return data
 
+    # -- training -----------------------------------------------------------------------
+    def _steps(self, plan, csr, labels, targets, order, start, nsteps, batch, losses, parallel):
+        """nsteps steps by the kernels this net and optimizer take; advances optimizer.t."""
+        kind, hp, s1, s2, lam, special = self._optimizer(plan)
+        buf = self.buffers(batch, special)
+        if special:
+            KF.train_steps(csr, labels, order, start, nsteps, batch, *self._two_params(), float(hp[KO.LR]),
+                           buf, losses, activation=plan["two_layer"], targets=targets, parallel=parallel)
+        else:
+            KT.train_steps(plan["ops"], csr, labels, order, start, nsteps, batch, self._theta(plan), kind, hp,
+                           int(self.optimizer.t), s1, s2, lam, buf, plan["items"], losses, targets=targets,
+                           parallel=parallel)
+        self.optimizer.t += nsteps
+
     def run(self, data, order, start, nsteps, batch):
-        """``nsteps`` SGD steps; step s on rows ``order[start + s*batch:][:batch]`` of ``data``.
+        """``nsteps`` steps; step s on rows ``order[start + s*batch:][:batch]`` of ``data``.
 
         data: from :meth:`prepare` with a net of this one's sizes and dtype;
         order: 1-D integer row numbers of data (those the steps read must lie in
         [0, N)).  Returns the (nsteps,) float64 losses, each before its update
         (a view, valid until the next call).
         """
-        params = self._params()
-        csr, labels, targets = self._data(data)
+        plan = self._model()
+        self._optimizer(plan)
+        csr, labels, targets = self._data(data, plan)
         start = nonnegative_int("start", start)
         nsteps = positive_int("nsteps", nsteps)
         batch = positive_int("batch", batch)
@@ -186,36 +295,52 @@ class FusedSGD:
         if self._losses.size < nsteps:
             self._losses = np.empty(nsteps)
         labels = labels if labels is not None else np.zeros(0, np.intp)
-        buf = self.buffers(batch)
         done = 0
         while done < nsteps:     # in pieces while the parallel and serial kernels are timed
             parallel, measuring, timed = self._use_parallel(batch, batch, self._adaptive)
             k = 1 if measuring else nsteps - done
             t0 = time.perf_counter()
-            KF.train_steps(csr, labels, order, start + done * batch, k, batch, *params, self.lr,
-                           buf, self._losses[done:], activation=self.net.activation,
-                           targets=targets, parallel=parallel)
+            self._steps(plan, csr, labels, targets, order, start + done * batch, k, batch, self._losses[done:],
+                        parallel)
             if timed:
                 self._adaptive.record(batch, parallel, time.perf_counter() - t0, k)
                 self._steps_parallel = self._adaptive.current(batch)
             done += k
         return self._losses[:nsteps]
 
+    def step(self, x, t):
+        """One step on the batch (x, t); returns the loss before the update.
+
+        x: (N, input_size) float, finite (converted to the net's dtype); t:
+        integer labels (N,) or one-hot / soft targets (N, output_size).
+        """
+        plan = self._model()
+        x, (labels, dense) = self._checked(x, t)
+        self._optimizer(plan)
+        N = x.shape[0]
+        csr = to_csr(x)
+        if labels is None:
+            labels = np.zeros(0, np.intp)
+        losses = np.empty(1)
+        parallel, _, timed = self._use_parallel(N, N, self._adaptive)
+        t0 = time.perf_counter()
+        self._steps(plan, csr, labels, dense, np.arange(N, dtype=np.int64), 0, 1, N, losses, parallel)
+        if timed:
+            self._adaptive.record(N, parallel, time.perf_counter() - t0)
+            self._steps_parallel = self._adaptive.current(N)
+        return float(losses[0])
+
+    # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, data, loss=True):
         """(accuracy, mean cross-entropy with the book's 1e-7) of the net on data from
         :meth:`prepare` with integer labels, by compiled forward passes over its non-zeros.
-        loss=False skips the softmax and returns (accuracy, None)."""
-        params = self._params()
-        csr, labels, _ = self._data(data)
+        loss=False skips the softmax and returns (accuracy, None).  The weight-decay term
+        is not included (as in the trainer's reports)."""
+        plan = self._model()
+        csr, labels, _ = self._data(data, plan)
         if labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
-        _, H, C = self.net._sizes
         T = self.EVAL_CHUNKS
-        buf = self._buffers.get("eval")
-        if buf is None:
-            dt = self.net.dtype
-            buf = self._buffers["eval"] = (KF.per_thread(T, H, dt), KF.per_thread(T, C, dt),
-                                           np.empty((C, H), dt), np.empty(T, np.int64), np.empty(T, np.float64))
         n = csr.shape[0]
         parallel, _, timed = self._use_parallel(n, n, self._adaptive_eval)
         if timed and self._steps_parallel is not None:
@@ -223,27 +348,41 @@ class FusedSGD:
             # evaluations get, it tells a busy machine (serial) from a quiet one better
             parallel, timed = self._steps_parallel, False
         t0 = time.perf_counter()
-        (KF.evaluate if parallel else KF.evaluate_serial)(
-            csr.indptr, csr.indices, csr.values, labels, *params,
-            KF.ACTIVATION_CODES[self.net.activation], bool(loss), *buf, KF.hidden_hint(H))
+        buf = self._buffers.get("eval")
+        if buf is None:
+            buf = self._buffers["eval"] = (np.empty((T, EVAL_BLOCK * plan["width"]), self.net.dtype),
+                                           np.empty(T, np.int64), np.empty(T, np.float64))
+        scratch, hits, logs = buf
+        rows = self._buffers.get(("rows", n))
+        if rows is None:
+            rows = self._buffers[("rows", n)] = np.arange(n, dtype=np.int64)
+        (KT.evaluate if parallel else KT.evaluate_serial)(
+            plan["ops"], rows, csr.indptr, csr.indices, csr.values, labels, self._theta(plan), bool(loss),
+            scratch, hits, logs)
         if timed:
             self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
-        return int(buf[3].sum()) / n, (-float(buf[4].sum()) / n if loss else None)
+        return int(hits.sum()) / n, (-float(logs.sum()) / n if loss else None)
 
-    def step(self, x, t):
-        """One SGD step on the batch (x, t); returns the loss before the update.
 
-        x: (N, input_size) of the net's dtype, finite; t: integer labels (N,)
-        or one-hot / soft targets (N, output_size).
-        """
-        x, (labels, dense) = self._checked(x, t)
-        params = self._params()
-        N = x.shape[0]
-        parallel, _, timed = self._use_parallel(N, N, self._adaptive)
-        t0 = time.perf_counter()
-        loss = KF.train_step(x, labels, *params, self.lr, self.buffers(N),
-                             activation=self.net.activation, targets=dense, parallel=parallel)
-        if timed:
-            self._adaptive.record(N, parallel, time.perf_counter() - t0)
-            self._steps_parallel = self._adaptive.current(N)
-        return loss
+class FusedSGD(Fused):
+    """Plain SGD, fused: ``Fused(net, SGD(lr))`` with ``lr`` an attribute one may change
+    between calls (a schedule).  net: as for :class:`Fused`, or a TwoLayerNet; parallel:
+    as there."""
+
+    def __init__(self, net, lr=0.01, *, parallel=None):
+        super().__init__(net, SGD(lr), parallel=parallel)
+
+    @property
+    def lr(self):
+        """Learning rate (checked at the next call)."""
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value):
+        self.optimizer.lr = value
+
+    def _optimizer(self, plan):
+        lr = self.optimizer.lr
+        if not (type(lr) is float and 0 < lr < np.inf):      # also when lr was set after __init__
+            self.optimizer.lr = positive_float("lr", lr)
+        return super()._optimizer(plan)

@@ -18,6 +18,7 @@ import numpy as np
 from kernels import DELTA
 
 from ._checks import ShapeError
+from .numerical import numerical_gradient
 
 
 def compare(numerical, backprop):
@@ -35,16 +36,19 @@ def compare(numerical, backprop):
     return {"mean_abs": float(diff.mean()), "max_abs": float(diff.max()), "max_rel": float(rel.max())}
 
 
-def gradient_check(net, x, t, *, method="incremental", delta=DELTA, h=1e-4):
-    """Compare ``net.gradient(x, t)`` (backprop) with ``net.numerical_gradient``.
+def gradient_check(net, x, t, *, method=None, delta=DELTA, h=1e-4):
+    """Compare ``net.gradient(x, t)`` (backprop) with the numerical gradient, per parameter.
 
-    Returns ``{name: {"mean_abs", "max_abs", "max_rel"}}`` for W1, b1, ... Wn, bn.
-    delta: the constant inside the log of the loss whose numerical gradient is
-    taken (the book's 1e-7 by default; 0 isolates the finite-difference error).
+    Any fastnn network (:mod:`fastnn.numerical`); both sides include its weight
+    decay.  Returns ``{name: {"mean_abs", "max_abs", "max_rel"}}`` for every
+    entry of ``net.params`` (W1, b1, ..., Wn, bn).  method: the numerical
+    method (None: the fastest that applies).  delta: the constant inside the
+    log of the loss whose numerical gradient is taken (the book's 1e-7 by
+    default; 0 isolates the finite-difference error).
     """
-    numerical = net.numerical_gradient(x, t, method, h=h, delta=delta)
+    numerical = numerical_gradient(net, x, t, method, h=h, delta=delta)
     backprop = net.gradient(x, t)
-    return {k: compare(numerical[k], backprop[k]) for k in backprop}
+    return {k: compare(numerical[k], backprop[k]) for k in net.params}
 
 
 def format_report(results, title):

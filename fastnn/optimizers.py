@@ -116,13 +116,15 @@ class Optimizer:
         if params is not None:
             _check_pair(params, params)
             self._work(params)
+        if self._layout is None and self._keys is not None and any(self._keys):
+            raise ValueError(
+                f"{type(self).__name__}: its state is held per parameter for arrays that are not "
+                f"views of one buffer; pass params= (views of the flat buffer) to flat_state to "
+                f"carry it over")
         if self._flat is None:
-            if self._layout is None and self._keys is not None and any(self._keys):
-                raise ValueError(
-                    f"{type(self).__name__}: its state is held per parameter for arrays that are not "
-                    f"views of one buffer; pass params= (views of the flat buffer) to flat_state to "
-                    f"carry it over")
             self._allocate(P, dtype)
+        if not self.state_names and self._flat[0].dtype != dtype:
+            self._allocate(0, dtype)            # no state: nothing to keep
         s1, s2 = self._flat
         if s1.size != P and self.state_names or s1.dtype != dtype:
             raise ValueError(f"P, dtype: the optimizer's state is over {s1.size} {s1.dtype} values, "
@@ -167,7 +169,7 @@ class Optimizer:
 
     def _bind(self, buf, layout):
         """Per-key state as views into the flat state over ``buf`` (allocated if needed)."""
-        if self._flat is None:
+        if self._flat is None or not self.state_names and self._flat[0].dtype != buf.dtype:
             self._allocate(buf.size, buf.dtype)
         s1, s2 = self._flat
         if (s1.size != buf.size and self.state_names) or s1.dtype != buf.dtype:
@@ -197,9 +199,21 @@ class Optimizer:
     def _separate(self, params):
         """Per-key state arrays of each parameter's shape and dtype (the book's dicts)."""
         if self.state_names and (self._layout is not None or self._flat is not None):
-            n = self._flat[0].size
-            raise ValueError(f"params: the optimizer's state is flat, over {n} values (one buffer whose "
-                             f"views the parameters were); got parameters that are not views of one buffer")
+            # flat state: usable when each array has the shape and dtype of a bound key (an
+            # entry of net.params replaced by the user, not yet copied into theta)
+            dt = self._flat[0].dtype
+            if self._layout is None or any(key not in self._layout or self._layout[key][1] != p.shape
+                                           or p.dtype != dt for key, p in params.items()):
+                raise ValueError(f"params: the optimizer's state is flat, over {self._flat[0].size} "
+                                 f"{dt} values (one buffer whose views the parameters were); got "
+                                 f"parameters that are not views of one buffer")
+            empty = self._flat[1][:0]
+            work = []
+            for key, p in params.items():
+                states = [d[key].reshape(-1) for d in self._keys] + [empty, empty]
+                work.append((key, p.reshape(-1) if p.flags.c_contiguous else None, states[0],
+                             states[1], p))
+            return work
         if self._keys is None:
             self._keys = [dict() for _ in self.state_names]
         work = []
@@ -270,8 +284,10 @@ class Optimizer:
         return {"name": type(self).__name__, "scalars": scalars, "arrays": arrays}
 
     def load_state_dict(self, d):
-        """Restore what ``state_dict`` gave (from an optimizer of the same class), checked first;
-        the state binds to the parameters at the next update or flat_state."""
+        """Restore what ``state_dict`` gave (from an optimizer of the same class), checked first.
+        Flat state of the size and dtype already allocated is copied into the same arrays (the
+        ones flat_state returned, and their per-key views); otherwise the state binds to the
+        parameters at the next update or flat_state."""
         name = type(self).__name__
         if not hasattr(d, "get") or "name" not in d:
             raise TypeError(f"state: expected a dict from {name}.state_dict(), got {type(d).__name__}")
@@ -324,15 +340,17 @@ class Optimizer:
         for s in self.hyper_parameters():
             setattr(self, s, getattr(probe, s))
         self.t = int(t)
-        self._flat = self._layout = self._plan = None
-        self._keys = None
         if flat:
             a = flat[self.state_names[0]]
-            self._allocate(a.size, a.dtype)
+            if self._flat is None or self._flat[0].shape != a.shape or self._flat[0].dtype != a.dtype:
+                self._allocate(a.size, a.dtype)
+                self._layout = self._keys = None
+            # else: the same arrays (and the per-key views of them), which the fused path may hold
             for i, name in enumerate(self.state_names):
                 self._flat[i][...] = flat[name]
-        elif any(keys):
-            self._keys = keys
+        else:
+            self._flat = self._layout = self._plan = None
+            self._keys = keys if any(keys) else None
 
 
 def _state_attribute(i, doc):

@@ -51,21 +51,16 @@ import numpy as np
 
 from . import _signals
 from ._checks import one_of, positive_int
-from .architecture import network_record, same_architecture
 from .evaluation import check_data, check_network, eval_buffers, evaluate, forward_passes
 from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
-from .network import TwoLayerNet
 from .optimizer_state import load_optimizer_state, optimizer_state
 from .optimizers import SGD
 from .schedules import parse_schedule
 from .splits import check_fraction, stratified_split
+from .step_paths import fused_step, last_loss
 from .stops import TrainingDiverged, TrainingInterrupted
 from .threads import blas_limit, check_environment, check_threads, num_threads
-
-try:  # the fused training step, where this version of fastnn has it
-    from . import fused as _fused
-except ImportError:
-    _fused = None
+from .trainer_state import load_trainer_state, run_config, trainer_state
 
 # evaluate, the history keys and the optimizer state live in their own modules and are
 # importable from here too, as before
@@ -212,10 +207,17 @@ class Trainer:
         self.step_note = ""
         self._fused = None
         if grad == "backprop":
-            self._fused, self.step_note = _fused_step(net, optimizer, fused)
+            self._fused, self.step_note = fused_step(net, optimizer, fused)
         if self._fused is not None:
-            # the training set compressed once; batches are then row numbers
-            self._fused_data = self._fused.prepare(self.x_train, self.t_train)
+            # the training set compressed once; batches are then row numbers. Fused checks
+            # the network's operations here, at its first call: one it has no kernel for
+            # (the data were checked already) leaves the layer path, saying why
+            try:
+                self._fused_data = self._fused.prepare(self.x_train, self.t_train)
+            except (TypeError, ValueError) as e:
+                self._fused = None
+                self.step_note = f"the fused step does not take this network ({e})"
+        if self._fused is not None:
             self._fused_test = (None if self.x_test is None
                                 else self._fused.prepare(self.x_test, self.t_test))
             self._fused_val = (None if self.x_val is None
@@ -276,7 +278,7 @@ class Trainer:
             grads = net.numerical_gradient(x, t, method=self.numerical_method)
         else:
             grads = net.gradient(x, t)
-            loss = _last_loss(net, x, t)
+            loss = last_loss(net, x, t)
         self.optimizer.update(net.params, grads)
         return float(loss)
 
@@ -472,117 +474,17 @@ class Trainer:
             self._eval_buffers = (B, eval_buffers(self.net, B))
         return self._eval_buffers[1]
 
-    # -- checkpoints -------------------------------------------------------
+    # -- checkpoints (fastnn.trainer_state) ----------------------------------
     def config(self):
         """The settings that define this run (JSON-compatible)."""
-        return {
-            "n_train": int(self.x_train.shape[0]),
-            "n_test": 0 if self.x_test is None else int(self.x_test.shape[0]),
-            "batch_size": self.batch_size, "sampling": self.sampling,
-            "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps,
-            "epochs": self.epochs, "grad": self.grad, "numerical_method": self.numerical_method,
-            "seed": self.seed, "optimizer": type(self.optimizer).__name__,
-            "validation_split": self.validation_split,
-            "n_val": 0 if self.x_val is None else int(self.x_val.shape[0]),
-            "early_stopping": self.early_stopping,
-            "lr_schedule": None if self.lr_schedule is None else str(self.lr_schedule),
-            "eval_test_each_epoch": self.eval_test_each_epoch,
-        }
+        return run_config(self)
 
     def state_dict(self):
         """Everything needed to continue this run exactly: a dict of JSON-compatible
         values plus numpy arrays (params, optimizer state, the epoch's order)."""
-        net = self.net
-        return {
-            "net": network_record(net),
-            "params": {k: v.copy() for k, v in net.params.items()},
-            "optimizer": optimizer_state(self.optimizer),
-            "counters": {"iteration": self.iteration, "epoch": self.epoch, "pos": self._pos,
-                         "epoch_time": self._epoch_time},
-            "rng": self.rng.bit_generator.state,
-            "order": None if self._order is None else self._order.copy(),
-            "config": self.config(),
-            "history": {k: list(v) for k, v in self.history.items()},
-            "best": None if self.early_stopping is None else {
-                "epoch": self.best_epoch, "loss": self._best_loss, "bad_epochs": self._bad_epochs,
-                "stopped": self.stopped_early,
-                "params": None if self._best_params is None else
-                {k: v.copy() for k, v in self._best_params.items()}},
-        }
+        return trainer_state(self)
 
     def load_state_dict(self, state):
         """Continue the run saved by ``state_dict``; the trainer must have the same
         data sizes, batch size and sampling (the total length may differ)."""
-        mine, saved = self.config(), state["config"]
-        for key in ("n_train", "batch_size", "sampling", "steps_per_epoch", "validation_split"):
-            if key not in saved and key == "validation_split":
-                saved = dict(saved, validation_split=None)   # saved before validation existed
-            if mine[key] != saved[key]:
-                raise ValueError(f"state: saved with {key}={saved[key]!r}, this trainer has {mine[key]!r}")
-        net = self.net
-        if not same_architecture(state["net"], net):
-            raise ValueError(f"state: saved for the network {state['net']}, not "
-                             f"{network_record(net)}")
-        c = state["counters"]
-        if not 0 <= c["pos"] < self.steps_per_epoch or c["iteration"] > self.total_steps:
-            raise ValueError(f"state: counters {c} do not fit a run of {self.total_steps} iterations")
-        saved = state["params"]
-        if set(saved) != set(net.params):
-            raise ValueError(f"state: parameters {', '.join(saved)} saved, the network has "
-                             f"{', '.join(net.params)}")
-        for k, v in net.params.items():
-            if np.shape(saved[k]) != v.shape:
-                raise ValueError(f"state: {k} saved as {np.shape(saved[k])}, the network's is {v.shape}")
-            v[...] = saved[k]
-        load_optimizer_state(self.optimizer, state["optimizer"])
-        if self._fused is not None and hasattr(self._fused, "lr") and \
-                isinstance(getattr(self.optimizer, "lr", None), float):
-            self._fused.lr = self.optimizer.lr      # a scheduled lr, saved mid-epoch
-        self.iteration, self.epoch, self._pos = int(c["iteration"]), int(c["epoch"]), int(c["pos"])
-        self._epoch_time = float(c["epoch_time"])
-        self.rng.bit_generator.state = state["rng"]
-        order = state.get("order")
-        self._order = None if order is None else np.asarray(order, dtype=np.intp)
-        if self.sampling == "shuffle" and self._pos and (
-                self._order is None or self._order.shape != (self.x_train.shape[0],)):
-            raise ValueError("state: the current epoch's order is missing or of the wrong size")
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        if len(self.history.get("loss", ())) != self.iteration:
-            raise ValueError("state: history does not match the iteration counter")
-        self.last_loss = self.history["loss"][-1] if self.iteration else None
-        best = state.get("best")
-        if best is not None and self.early_stopping is not None:
-            self.best_epoch, self._best_loss = best["epoch"], float(best["loss"])
-            self._bad_epochs, self.stopped_early = int(best["bad_epochs"]), bool(best["stopped"])
-            self._best_params = None if best["params"] is None else \
-                {k: np.array(best["params"][k], dtype=net.dtype) for k in net.params}
-
-
-def _last_loss(net, x, t):
-    """The batch loss (with the weight-decay term) of the ``net.gradient(x, t)`` just
-    computed: ``net.last_loss`` where the network keeps it, else ``net.loss(x, t)``."""
-    loss = getattr(net, "last_loss", None)
-    return loss if loss is not None else net.loss(x, t)
-
-
-def _fused_step(net, optimizer, fused):
-    """(the fused step for net and optimizer, or None; why not, "" when it applies).
-
-    fastnn.fused.Fused takes any description and any fastnn optimizer; FusedSGD (versions
-    without Fused) the TwoLayerNet with plain SGD only. fused=False: never."""
-    if fused is False:
-        return None, "fused=False"
-    if _fused is None:
-        return None, "this version of fastnn has no fused training step"
-    if getattr(optimizer, "kind", None) is None:
-        return None, (f"the optimizer {type(optimizer).__name__} has no fused update "
-                      "(not one of fastnn.optimizers)")
-    if hasattr(_fused, "Fused"):
-        try:
-            return _fused.Fused(net, optimizer), ""
-        except (TypeError, ValueError) as e:
-            return None, f"the fused step does not take this network or optimizer ({e})"
-    if type(optimizer) is SGD and isinstance(net, TwoLayerNet) and hasattr(_fused, "FusedSGD"):
-        return _fused.FusedSGD(net, optimizer.lr), ""
-    return None, (f"the fused step of this version of fastnn takes the two-layer net with plain "
-                  f"SGD only, not {type(net).__name__} with {type(optimizer).__name__}")
+        load_trainer_state(self, state)

@@ -9,9 +9,11 @@ from numba import njit
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
 
-def kernel(fn=None, *, parallel=False, fastmath=True):
+def kernel(fn=None, *, parallel=False, fastmath=True, error_model="python"):
     """``@njit(cache=True, fastmath=FASTMATH)``, optionally ``parallel``; ``fastmath=False``
-    for kernels whose rounding must not depend on how LLVM vectorises them."""
+    for kernels whose rounding must not depend on how LLVM vectorises them;
+    ``error_model="numpy"`` for loops whose divisors cannot be 0 (a float division then
+    has no zero check, so LLVM can vectorise the loop)."""
     deco = njit(cache=True, fastmath=set(FASTMATH) if fastmath else False, parallel=parallel,
-                nogil=True)
+                nogil=True, error_model=error_model)
     return deco if fn is None else deco(fn)

@@ -37,13 +37,13 @@ LR, A, B, EPS = range(4)
 NHP = 4
 
 
-@kernel(fastmath=False)
+@kernel(fastmath=False, error_model="numpy")
 def apply(kind, hp, t, theta, grad, s1, s2):
     """One update of theta by optimizer ``kind``, elementwise over i in [0, P)."""
     apply_range(kind, hp, t, theta, grad, s1, s2, 0, theta.size)
 
 
-@kernel(fastmath=False)
+@kernel(fastmath=False, error_model="numpy")
 def apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1):
     """The update of :func:`apply` restricted to theta[i0:i1] (for splitting across threads)."""
     f = theta.dtype.type
@@ -84,3 +84,4 @@ def apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1):
             theta[i] -= lr_t * s1[i] / (np.sqrt(s2[i]) + eps)
     else:
         raise ValueError("unknown optimizer kind")
+

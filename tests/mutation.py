@@ -43,6 +43,7 @@ _NUMGRAD = (f"{_VALUES} " + " ".join(f"tests/test_numgrad_kernels.py::{t}" for t
 #: module -> the tests that exercise it (fast with the JIT off), in priority order.
 MODULES = {
     "fastnn/optimizers.py": "tests/test_optimizers.py tests/test_edge_values.py tests/test_errors.py",
+    "kernels/optimizers.py": "tests/test_optimizers.py",
     "fastnn/functions.py": f"{_VALUES} tests/test_kernels.py tests/test_errors.py",
     "fastnn/layers.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py",
     "fastnn/network.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py",
@@ -63,7 +64,7 @@ MODULES = {
 }
 
 #: module -> number of mutants run, drawn at random with a fixed seed (large modules).
-SAMPLE = {"kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60, "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 60}
+SAMPLE = {"fastnn/optimizers.py": 120, "kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60, "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 60}
 
 #: Operator families left out: replacements by bitwise, shift, modulo, floor-division and
 #: power operators (in this arithmetic they raise a TypeError or yield another float

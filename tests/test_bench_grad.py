@@ -17,3 +17,19 @@ def test_grad_table_rows_agree_with_backprop():
     assert all(r["seconds"] > 0 and r["rounds"] >= 1 for r in rows)
     text = grad.table(rows, "title")
     assert text.splitlines()[0] == "title" and len(text.splitlines()) == 7
+
+
+def test_deep_table_rows_agree_with_the_book_loop():
+    _runner()
+    grad = importlib.import_module("bench.grad")
+    rows = grad.measure_deep(hidden=(5, 4), batch=3, entries=60, rounds=2)
+    assert [r["method"] for r in rows] == ["numerical, NumPy (the book's loop)", "numerical, fastnn cached",
+                                           "backprop, fastnn"]
+    book, cached, _ = rows
+    assert 60 <= book["entries"] < 80 and book["params"] == 784 * 5 + 5 + 5 * 4 + 4 + 4 * 10 + 10
+    # measured 1.5e-12: central differences of the same loss, rounded differently
+    assert cached["diff_book"] < 1e-10
+    # the book's delta inside the log, over 3 samples: measured 1.2e-6
+    assert book["diff_backprop"] < 1e-5 and cached["diff_backprop"] < 1e-5
+    text = grad.deep_table(rows, "title")
+    assert text.splitlines()[0] == "title" and "ran over" in text.splitlines()[-1]

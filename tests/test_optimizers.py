@@ -237,12 +237,25 @@ def flat_step(opt, theta, grad):
     K.apply(opt.kind, opt.hyper(), opt.t, theta, grad, s1, s2)
 
 
+def random_sizes(seed):
+    """Widths of a random network layout: parameter arrays of sizes that start and end at
+    any offset modulo a vector width, so that elements fall in a vectorised loop in one
+    update and in its scalar remainder in the other."""
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(1, 23, rng.integers(2, 5))
+    sizes = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        sizes += [(int(a), int(b)), (int(b),)]
+    return tuple(sizes)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("name", O.NAMES)
-def test_per_key_and_flat_updates_continue_each_other(dtype, name):
+def test_per_key_and_flat_updates_continue_each_other(dtype, name, seed):
     """Per-key updates on views of theta, then steps over the flat buffer, then per-key again,
     equal bit for bit the same number of per-key updates on separate arrays (the book's
     way), and the other order too."""
-    theta, params = flat_params(dtype)
+    theta, params = flat_params(dtype, seed, random_sizes(seed)) if seed else flat_params(dtype)
     grads = grad_stream(theta, params, 9)
     mixed = theta.copy()
     mixed_p = views_of(mixed, shapes_of(params))
@@ -278,7 +291,9 @@ def test_flat_state_arrays():
     for name in O.NAMES:
         opt = O.make(name)
         s1, s2 = opt.flat_state(10, np.float32)
-        n = K.STATES[opt.kind]
+        # state arrays of each kind, written out (not read from kernels.optimizers.STATES)
+        n = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}[name]
+        assert K.STATES[opt.kind] == n and len(opt.state_names) == n
         assert s1.shape == ((10,) if n >= 1 else (0,)) and s2.shape == ((10,) if n == 2 else (0,))
         assert s1.dtype == s2.dtype == np.float32 and not s1.any()
         again = opt.flat_state(10, "float32")
@@ -287,8 +302,13 @@ def test_flat_state_arrays():
             with pytest.raises(ValueError, match=r"^P, dtype: the optimizer's state is over 10 float32 "
                                                  r"values, got 11 float32"):
                 opt.flat_state(11, np.float32)
-        with pytest.raises(ValueError, match=r"got 10 float64"):
-            opt.flat_state(10, np.float64)
+            with pytest.raises(ValueError, match=r"got 10 float64"):
+                opt.flat_state(10, np.float64)
+        else:           # no state: any size and dtype
+            assert opt.flat_state(11, np.float64)[0].dtype == np.float64
+            p = {"w": np.zeros(3, np.float32)}
+            opt.update(p, {"w": np.ones(3, np.float32)})
+            opt.update({"w": np.zeros(4)}, {"w": np.ones(4)})
     with pytest.raises(TypeError, match=r"^dtype: expected float32 or float64, got int32$"):
         SGD().flat_state(3, np.int32)
     with pytest.raises(ValueError, match=r"^P: expected a parameter count >= 0, got -1$"):
@@ -318,7 +338,7 @@ def test_separate_state_moves_into_the_flat_buffer():
     for k in params:
         assert np.array_equal(params[k], ref[k]), k
     with pytest.raises(ValueError, match=r"^params: the optimizer's state is flat, over"):
-        a.update(sep, grads[0][1])
+        a.update({"q": np.zeros((3, 2))}, {"q": np.ones((3, 2))})
 
 
 def test_book_state_attributes():
@@ -570,3 +590,68 @@ def test_trainer_with_optimizer_follows_reference_loop(make, make_ref):
     for k in ref:
         agree(net.params[k], ref[k], 1e-14, k)
     assert hist["train_acc"][-1] == R.two_layer_accuracy(ref, x, t)
+
+
+@pytest.mark.parametrize("name", O.NAMES)
+def test_network_per_key_then_flat(name):
+    """On a MultiLayerNet: update(net.params, net.gradient(x, t)) for some steps, then the
+    kernel over net.theta with net.gradient_flat, equals per-key updates throughout."""
+    from fastnn.model import MultiLayerNet
+    rng = np.random.default_rng(8)
+    x, t = rng.random((12, 6)), rng.integers(0, 3, 12)
+    nets = [MultiLayerNet(6, [5, 4], 3, seed=2) for _ in range(2)]
+    opts = [O.make(name), O.make(name)]
+    for step in range(6):
+        rows = slice(2 * step, 2 * step + 2)
+        opts[0].update(nets[0].params, nets[0].gradient(x[rows], t[rows]))
+        if step < 3:
+            opts[1].update(nets[1].params, nets[1].gradient(x[rows], t[rows]))
+        else:
+            flat_step(opts[1], nets[1].theta, nets[1].gradient_flat(x[rows], t[rows]))
+    assert np.array_equal(nets[0].theta, nets[1].theta)
+    assert not np.array_equal(nets[0].theta, MultiLayerNet(6, [5, 4], 3, seed=2).theta)
+
+
+def test_loading_keeps_the_flat_arrays_the_fused_path_holds():
+    """flat_state's arrays stay the optimizer's state after load_state_dict of the same size,
+    and per-key state assigned while the flat state exists is not silently ignored."""
+    theta, params = flat_params(np.float64)
+    grads = grad_stream(theta, params, 4)
+    a = Adam(0.01)
+    a.update(params, grads[0][1])
+    saved = a.state_dict()
+    s1, s2 = a.flat_state(theta.size, np.float64)
+    m_view = a.m["p0"]
+    flat_step(a, theta, grads[1][0])
+    a.load_state_dict(saved)
+    assert a.flat_state(theta.size, np.float64)[0] is s1 and a.m["p0"] is m_view
+    assert np.array_equal(s1, saved["arrays"]["m"]) and np.array_equal(s2, saved["arrays"]["v"])
+    b = Momentum(0.1)
+    b.flat_state(theta.size, np.float64)
+    b.v = {k: np.ones_like(p) for k, p in params.items()}       # an old checkpoint's arrays
+    with pytest.raises(ValueError, match="pass params="):
+        b.flat_state(theta.size, np.float64)
+    s1, _ = b.flat_state(theta.size, np.float64, params=params)
+    assert np.array_equal(s1, np.ones(theta.size))
+
+
+def test_replaced_entry_of_bound_params_keeps_the_flat_state():
+    """An entry of params replaced by a separate array of the same shape (as a user may do
+    with net.params before the network copies it back into theta) is updated with the flat
+    state of its key: the state stays one, and continues."""
+    theta, params = flat_params(np.float64)
+    grads = grad_stream(theta, params, 3)
+    ref_theta = theta.copy()
+    ref = views_of(ref_theta, shapes_of(params))
+    a, b = Momentum(0.1), Momentum(0.1)
+    a.update(params, grads[0][1])
+    b.update(ref, grads[0][1])
+    replaced = dict(params, p2=params["p2"].copy())
+    a.update(replaced, grads[1][1])
+    b.update(ref, grads[1][1])
+    params["p2"][...] = replaced["p2"]                  # what the network's check does
+    a.update(params, grads[2][1])
+    b.update(ref, grads[2][1])
+    assert np.array_equal(theta, ref_theta)
+    with pytest.raises(ValueError, match=r"^params: the optimizer's state is flat, over 58 float64"):
+        a.update(dict(params, p2=np.zeros((3, 5))), dict(grads[0][1], p2=np.zeros((3, 5))))

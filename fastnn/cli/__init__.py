@@ -63,7 +63,7 @@ def main(argv=None):
         from ..threads import check_environment
         check_environment()      # thread variables above the cores: one clear message
         return args.func(args) or 0
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, NotImplementedError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except MemoryError as exc:

@@ -5,6 +5,7 @@ import numpy as np
 
 from .netopts import (add_network_options, add_optimizer_options, network_from_args,
                       optimizer_from_args)
+from .runopts import NUMERICAL_METHODS
 
 
 def _int_in(lo, hi=None):
@@ -47,8 +48,9 @@ def register(sub):
     add_optimizer_options(p)
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="arithmetic (default float64: central differences need its precision)")
-    p.add_argument("--method", choices=("incremental", "full"), default="incremental",
-                   help="numerical-gradient strategy (default incremental)")
+    p.add_argument("--method", choices=NUMERICAL_METHODS,
+                   help="numerical-gradient strategy (default: the fastest that applies, "
+                        "incremental for the two-layer net, else cached)")
     p.add_argument("--steps", type=_int_in(0), default=0,
                    help="backprop steps of the optimizer (default SGD lr 0.1; batch 100 or the "
                         "whole training set if smaller) before the check, to check trained weights")
@@ -95,6 +97,9 @@ def _run(args):
         optimizer.update(net.params, net.gradient(x_train[idx], t_train[idx]))
     idx = rng.choice(n, args.batch, replace=False)
     x, t = x_train[idx], t_train[idx]
+    if args.method is None:
+        from ..numerical import default_method
+        args.method = default_method(net)
     steps = f"{args.steps} training steps" + (f" ({type(optimizer).__name__})" if args.steps else "")
     print(f"gradcheck: {args.activation} net {'-'.join(map(str, net.sizes))} {dtype}, {args.batch} "
           f"digits of {data.name}, {steps}, numerical gradient by '{args.method}'")

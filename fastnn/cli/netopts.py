@@ -9,8 +9,12 @@ Defaults are the book's training run (ch. 4): one hidden layer of 50 sigmoid uni
 drawn with std 0.01, SGD with lr 0.1. A hidden list of one width builds the book's TwoLayerNet
 (unless an initialisation by name asks for MultiLayerNet's); a longer one a MultiLayerNet. Without --lr each optimizer takes its own default (the book's: 0.01, Adam
 0.001; SGD 0.1 as in the book's training run). Bad values stop argparse with one message
-naming the option. New options (dropout, batch normalization) join the NETWORK group here, so
-every subcommand that builds a network gets them at once.
+naming the option.
+
+A new network option (dropout, batch normalization) is added here: its argument in
+add_network_options, its default in NETWORK_DEFAULTS (``fastnn train`` records it with the run
+and reads checkpoints without it as that default), its use in network_from_args; every
+subcommand that builds a network then has it.
 """
 import argparse
 import inspect
@@ -254,8 +258,8 @@ def describe_network(net, args):
 
 
 def describe_optimizer(opt, lr_given):
-    """'Adam lr 0.001 (its default), beta1 0.9, beta2 0.999'."""
+    """'Adam lr 0.001 (the default), beta1 0.9, beta2 0.999'."""
     hp = hyper_parameters(opt)
-    parts = [f"{type(opt).__name__} lr {hp.pop('lr'):g}" + ("" if lr_given else " (its default)")]
+    parts = [f"{type(opt).__name__} lr {hp.pop('lr'):g}" + ("" if lr_given else " (the default)")]
     parts += [f"{k} {v:g}" for k, v in hp.items()]
     return ", ".join(parts)

@@ -10,16 +10,18 @@ from .netopts import OPTION_NAMES as NETWORK_OPTION_NAMES
 #: checkpoint; giving one with another value is an error (--epochs and --iterations
 #: then say how much longer to train).
 RUN_DEFAULTS = {
-    "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": "incremental",
+    "dataset": "mnist", "data_dir": None, "grad": "backprop", "numerical_method": None,
     **NETWORK_DEFAULTS, **OPTIMIZER_DEFAULTS,
     "epochs": None, "iterations": None, "batch_size": 100, "dtype": "float32", "seed": None,
     "sampling": "shuffle",
     "validation": None, "early_stopping": None, "lr_schedule": None, "eval_test_each_epoch": False,
 }
-#: Options added after the first checkpoints were written: a checkpoint without them
-#: recorded a run that did not use them.
-LATER_OPTIONS = ("validation", "early_stopping", "lr_schedule", "eval_test_each_epoch",
-                 "weight_init", "weight_decay", "optimizer", "momentum", "beta1", "beta2")
+#: The options the first checkpoints recorded.
+FIRST_OPTIONS = ("dataset", "data_dir", "grad", "numerical_method", "activation", "hidden",
+                 "epochs", "iterations", "batch_size", "lr", "dtype", "seed", "sampling")
+#: Options added since (any new one in RUN_DEFAULTS, e.g. of fastnn.cli.netopts): a
+#: checkpoint without them recorded a run that did not use them, i.e. their defaults.
+LATER_OPTIONS = tuple(k for k in RUN_DEFAULTS if k not in FIRST_OPTIONS)
 #: Iterations when neither --epochs nor --iterations is given: about 5 s on two cores,
 #: 0.90-0.91 test accuracy on the bundled sample. The book's run is --iterations 10000.
 DEFAULT_ITERATIONS = 3000
@@ -29,6 +31,8 @@ OPTION_NAMES = {**NETWORK_OPTION_NAMES, "batch_size": "--batch-size", "threads":
                 "seed": "--seed", "validation_split": "--validation",
                 "early_stopping": "--early-stopping", "lr_schedule": "--lr-schedule"}
 MAX_SEED = 2**64 - 1
+#: fastnn.numerical.METHODS, named here so that building the parser imports no kernels.
+NUMERICAL_METHODS = ("incremental", "cached", "full")
 
 
 def trainer_seed(seed):

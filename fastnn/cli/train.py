@@ -21,17 +21,17 @@ from pathlib import Path
 from .._signals import SignalInterrupt, exit_status, signal_name
 from . import option_error, positive
 from .checkpointer import CHECKPOINT_SECONDS, Checkpointer
+from .endings import EXIT_DIVERGED, EXIT_NOT_SAVED, diverged, interrupted, not_saved
 from .netopts import (add_network_options, add_optimizer_options, check_optimizer_args,
                       default_lr, describe_network, describe_optimizer, hyper_parameters,
                       is_two_layer, multilayer_class, network_from_args, optimizer_class,
                       optimizer_from_args, weight_init_of)
-from .endings import EXIT_DIVERGED, EXIT_NOT_SAVED, diverged, interrupted, not_saved
 from .progress import EpochPrinter, Progress, plural, secs
 from .resume import apply_saved, saved_args_of
 from .results import write_environment, write_results
 from .rundir import CHECKPOINT, RESULT_FILES, check_out, checkpoint_path, new_run_dir
-from .runopts import (DEFAULT_ITERATIONS, OPTION_NAMES, RUN_DEFAULTS, parse_fraction,
-                      parse_schedule_option, parse_seed, trainer_seed)
+from .runopts import (DEFAULT_ITERATIONS, NUMERICAL_METHODS, OPTION_NAMES, RUN_DEFAULTS,
+                      parse_fraction, parse_schedule_option, parse_seed, trainer_seed)
 
 # names other modules and the tests import from here
 _secs = secs
@@ -61,8 +61,9 @@ def register(sub):
     add_optimizer_options(p, fill=False)
     n = p.add_argument_group("training")
     n.add_argument("--grad", choices=("backprop", "numerical"), help="how to get gradients (backprop)")
-    n.add_argument("--numerical-method", choices=("incremental", "full"),
-                   help="numerical gradient algorithm (incremental)")
+    n.add_argument("--numerical-method", choices=NUMERICAL_METHODS,
+                   help="numerical gradient algorithm (default: the fastest that applies, "
+                        "incremental for the two-layer net, else cached)")
     length = n.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive(int), metavar="N",
                         help="train N epochs (with --resume: N more)")
@@ -173,6 +174,9 @@ def _run(args, stop):
         net = network_from_args(args, data.train[0].shape[1], len(data.classes),
                                 dtype=args.dtype, seed=args.seed)
         optimizer = optimizer_from_args(args)
+        if args.numerical_method is None:
+            from ..numerical import default_method
+            args.numerical_method = default_method(net)     # recorded as used
         for key, value in hyper_parameters(optimizer).items():
             setattr(args, key, value)           # recorded as used
         progress = Progress() if not args.quiet and sys.stderr.isatty() else None
@@ -203,7 +207,8 @@ def _run(args, stop):
         if stop.signum is not None:                      # came while the data were loading
             trainer.request_stop(stop.signum)
         say(f"network {describe_network(net, args)}; {describe_optimizer(optimizer, lr_given)}")
-        path = trainer.step_kind + (f": {trainer.step_note}" if trainer.step_note else "")
+        path = (f"method {trainer.numerical_method}" if trainer.step_kind == "numerical" else
+                trainer.step_kind + (f": {trainer.step_note}" if trainer.step_note else ""))
         say(f"batch {args.batch_size}, {trainer.total_steps} iterations = "
             f"{plural(trainer.epochs, 'epoch')} of {trainer.steps_per_epoch} ({args.sampling}), "
             f"{args.grad} ({path}), seed {args.seed}")

@@ -1,0 +1,613 @@
+"""Training steps of any network of :mod:`kernels.graph`, fused into compiled loops.
+
+One step is the forward pass of every operation in the table, the loss
+(softmax-with-loss, plus ``0.5 * lam * sum(W ** 2)`` over every Affine W),
+the backward pass, ``dW += lam * W`` and the update of the whole flat
+parameter buffer by one optimizer of :mod:`kernels.optimizers`.  The
+formulas are the layer path's (``kernels.activations``, ``kernels.softmax``,
+``kernels.losses``, ``kernels.optimizers``), so a step equals ``gradient()``
+followed by the optimizer's ``update`` up to rounding.  The table is data,
+so one compilation serves every network.
+
+Inputs are compressed sparse rows (:mod:`kernels.sparse`): a data set is
+compressed once and a batch is a list of row numbers.  The first operation
+must be an Affine: its product ``x @ W`` loops over each sample's non-zero
+inputs only, and so does its weight gradient ``x.T @ dout`` (on MNIST about
+a fifth of the dense arithmetic).  With plain SGD and no weight decay its W
+is updated sample by sample in place (``W[d] -= lr * x[n, d] * dout[n]``),
+with no gradient buffer and no pass over the rows of W no sample touches.
+The other Affines are dense products in tiles of 4 samples x 4 inputs.
+
+A step has two phases, each a loop over fixed pieces of work:
+
+1. **samples**: the batch of N samples is split into :func:`chunks` of
+   rows (a function of N alone); each chunk runs the forward pass, the
+   loss and the backward pass through the activations and the inputs of
+   the Affines (``dx = dout @ W.T``) for its own rows.  Per-sample results
+   do not depend on the other chunks; the loss is summed per chunk and the
+   chunks' sums added in order.
+2. **parameters**: the rows of every Affine's ``[W; b]`` (b as row IN) are
+   split into fixed :func:`work_items`; an item computes its rows of the
+   gradient (``x.T @ dout`` summed over the batch in sample order, db the
+   same), adds ``lam * W``, and updates its slice of theta with
+   ``kernels.optimizers.apply_range`` and its columns of ``W.T``.
+
+So no per-thread gradient buffers are merged, every sum runs in an order
+fixed by the batch size and the table, and the serial kernel and its
+parallel twin give the same bits on any number of threads.  No BLAS.
+"""
+from collections import namedtuple
+
+import numba
+import numpy as np
+from numba import prange
+
+from ._config import kernel
+from .activations import relu, relu_backward_from_output, sigmoid, sigmoid_backward
+from .graph import AFFINE, AOFF, IN, KIND, OUT, POFF, RELU, SIGMOID, SOFTMAX_LOSS
+from .losses import DELTA
+from .optimizers import LR, SGD, apply_range
+from .softmax import softmax
+
+#: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples.
+MAX_CHUNKS = 16
+CHUNK_ROWS = 8
+#: The parameter phase is split into about this many items (rows of the Affines).
+ITEMS = 24
+#: With more than one thread, batches from this size on may use the parallel kernels.
+PARALLEL_MIN_BATCH = 64
+
+#: Per-call buffers (see :func:`make_buffers`).
+Buffers = namedtuple("Buffers", [
+    "acts",    # (N * width,) every operation's output (kernels.graph layout)
+    "dacts",   # (N * width,) dL/d(output) of every operation, same layout
+    "wt",      # (P,) each Affine's W transposed (OUT, IN) at its POFF (for dx = dout @ W.T)
+    "grad",    # (P,) gradient of theta
+    "gloss",   # (MAX_CHUNKS,) float64: per-chunk sums of log-probabilities
+    "wdrow",   # (rows of all W,) float64: per-row sums of W ** 2 (weight decay)
+    "xt",      # (N * width,) the Affines' inputs transposed, block by block (dW = x.T @ dout)
+])
+
+
+@kernel
+def chunks(n):
+    """Number of chunks a batch of n samples is split into: a function of n alone, so
+    that per-chunk sums are added in the same order on any number of threads."""
+    return min(MAX_CHUNKS, max(1, n // CHUNK_ROWS))
+
+
+@kernel
+def chunk_rows(t, T, n):
+    """First row of chunk t of T over n rows; chunks start at multiples of 4 (the tile)."""
+    q = (n + 3) // 4
+    return min(n, 4 * (t * q // T))
+
+
+def work_items(ops, items=ITEMS):
+    """Pieces of the parameter phase: (n_items, 4) int64 rows ``(k, r0, r1, w0)``, rows
+    r0..r1-1 of operation k's ``[W; b]`` (row IN is b), whose sums of W ** 2 go to
+    ``wdrow[w0:]``.  Each Affine gets a share of ``items`` in proportion to its size (at
+    least one), in ranges of whole tiles of 4 rows; items are ordered largest first.
+    The partition changes no result (every sum runs over the batch in sample order, the
+    weight-decay sums per row), so the serial kernel takes ``items=1``: one per Affine."""
+    ops = np.asarray(ops)
+    aff = [k for k in range(ops.shape[0]) if ops[k, KIND] == AFFINE]
+    sizes = {k: int(ops[k, IN] + 1) * int(ops[k, OUT]) for k in aff}
+    total = sum(sizes.values())
+    out = []
+    w0 = 0
+    for k in aff:
+        rows = int(ops[k, IN]) + 1
+        n = max(1, min(-(-rows // 4), round(items * sizes[k] / total))) if items > 1 else 1
+        bounds = sorted({min(rows, 4 * ((i * -(-rows // 4)) // n)) for i in range(n)} | {rows})
+        out += [(k, r0, r1, w0 + r0) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]
+        w0 += rows - 1
+    out.sort(key=lambda it: -(it[2] - it[1]) * int(ops[it[0], OUT]))
+    return np.array(out, dtype=np.int64).reshape(-1, 4)
+
+
+def make_buffers(ops, width, n_params, batch, dtype):
+    """Work buffers for batches of up to ``batch`` samples."""
+    ops = np.asarray(ops)
+    dt = np.dtype(dtype)
+    rows = sum(int(ops[k, IN]) for k in range(ops.shape[0]) if ops[k, KIND] == AFFINE)
+    return Buffers(acts=np.empty(batch * width, dt), dacts=np.empty(batch * width, dt),
+                   wt=np.empty(n_params, dt), grad=np.empty(n_params, dt),
+                   gloss=np.empty(MAX_CHUNKS, np.float64), wdrow=np.zeros(rows, np.float64),
+                   xt=np.empty(batch * width, dt))
+
+
+# -- formulas on rows ----------------------------------------------------------
+@kernel
+def block(ops, buf, k, N):
+    """View (N, OUT) of operation k's block in an activation-shaped buffer."""
+    a = ops[k, AOFF]
+    return buf[N * a:N * (a + ops[k, OUT])].reshape((N, ops[k, OUT]))
+
+
+@kernel
+def mm_rows(A, B, C, m0, m1):
+    """C[m] += A[m] @ B for m in [m0, m1).  A: (M, K) (any layout), B: (K, N), C: (M, N)
+    C-contiguous.  Tiles of 4 rows x 4 inputs, so a row of B is read once per 4 rows of C."""
+    K = A.shape[1]
+    N = B.shape[1]
+    m = m0
+    while m + 4 <= m1:
+        c0 = C[m]
+        c1 = C[m + 1]
+        c2 = C[m + 2]
+        c3 = C[m + 3]
+        k = 0
+        while k + 4 <= K:
+            b0 = B[k]
+            b1 = B[k + 1]
+            b2 = B[k + 2]
+            b3 = B[k + 3]
+            x00, x01, x02, x03 = A[m, k], A[m, k + 1], A[m, k + 2], A[m, k + 3]
+            x10, x11, x12, x13 = A[m + 1, k], A[m + 1, k + 1], A[m + 1, k + 2], A[m + 1, k + 3]
+            x20, x21, x22, x23 = A[m + 2, k], A[m + 2, k + 1], A[m + 2, k + 2], A[m + 2, k + 3]
+            x30, x31, x32, x33 = A[m + 3, k], A[m + 3, k + 1], A[m + 3, k + 2], A[m + 3, k + 3]
+            for n in range(N):
+                v0 = b0[n]
+                v1 = b1[n]
+                v2 = b2[n]
+                v3 = b3[n]
+                c0[n] += x00 * v0 + x01 * v1 + x02 * v2 + x03 * v3
+                c1[n] += x10 * v0 + x11 * v1 + x12 * v2 + x13 * v3
+                c2[n] += x20 * v0 + x21 * v1 + x22 * v2 + x23 * v3
+                c3[n] += x30 * v0 + x31 * v1 + x32 * v2 + x33 * v3
+            k += 4
+        while k < K:
+            b0 = B[k]
+            x00, x10, x20, x30 = A[m, k], A[m + 1, k], A[m + 2, k], A[m + 3, k]
+            for n in range(N):
+                v0 = b0[n]
+                c0[n] += x00 * v0
+                c1[n] += x10 * v0
+                c2[n] += x20 * v0
+                c3[n] += x30 * v0
+            k += 1
+        m += 4
+    while m < m1:
+        c0 = C[m]
+        k = 0
+        while k + 4 <= K:
+            b0 = B[k]
+            b1 = B[k + 1]
+            b2 = B[k + 2]
+            b3 = B[k + 3]
+            x00, x01, x02, x03 = A[m, k], A[m, k + 1], A[m, k + 2], A[m, k + 3]
+            for n in range(N):
+                c0[n] += x00 * b0[n] + x01 * b1[n] + x02 * b2[n] + x03 * b3[n]
+            k += 4
+        while k < K:
+            b0 = B[k]
+            x00 = A[m, k]
+            for n in range(N):
+                c0[n] += x00 * b0[n]
+            k += 1
+        m += 1
+
+
+@kernel
+def sparse_row(p0, p1, indices, values, W, out):
+    """out += x @ W for one sample whose non-zeros are at p0..p1-1 of the CSR; four at a time."""
+    H = out.size
+    p = p0
+    while p + 4 <= p1:
+        v0 = values[p]
+        v1 = values[p + 1]
+        v2 = values[p + 2]
+        v3 = values[p + 3]
+        w0 = W[indices[p]]
+        w1 = W[indices[p + 1]]
+        w2 = W[indices[p + 2]]
+        w3 = W[indices[p + 3]]
+        for h in range(H):
+            out[h] += v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]
+        p += 4
+    while p < p1:
+        v0 = values[p]
+        w0 = W[indices[p]]
+        for h in range(H):
+            out[h] += v0 * w0[h]
+        p += 1
+
+
+@kernel
+def lower_bound(indices, lo, hi, d):
+    """First position p in [lo, hi) with indices[p] >= d (indices ascending there)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < d:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@kernel
+def forward_rows(ops, n_ops, rows, j0, j1, N, indptr, indices, values, theta, acts):
+    """Outputs of operations 0..n_ops-1 for batch rows j in [j0, j1) (data row ``rows[j]``),
+    into ``acts`` laid out for N rows.  Operation 0 is an Affine reading the CSR."""
+    zero = theta.dtype.type(0.0)
+    for k in range(n_ops):
+        kind = ops[k, KIND]
+        out = block(ops, acts, k, N)
+        n_out = ops[k, OUT]
+        if kind == AFFINE:
+            n_in = ops[k, IN]
+            p = ops[k, POFF]
+            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
+            b = theta[p + n_in * n_out:p + n_in * n_out + n_out]
+            for j in range(j0, j1):
+                for h in range(n_out):
+                    out[j, h] = zero
+            if k == 0:
+                for j in range(j0, j1):
+                    r = rows[j]
+                    sparse_row(indptr[r], indptr[r + 1], indices, values, W, out[j])
+            else:
+                mm_rows(block(ops, acts, k - 1, N), W, out, j0, j1)
+            for j in range(j0, j1):
+                o = out[j]
+                for h in range(n_out):
+                    o[h] += b[h]
+        elif kind == RELU or kind == SIGMOID:
+            a = ops[k - 1, AOFF]
+            src = acts[N * a + j0 * n_out:N * a + j1 * n_out]
+            a = ops[k, AOFF]
+            dst = acts[N * a + j0 * n_out:N * a + j1 * n_out]
+            if kind == RELU:
+                relu(src, dst)
+            else:
+                sigmoid(src, dst)
+        elif kind == SOFTMAX_LOSS:
+            softmax(block(ops, acts, k - 1, N)[j0:j1], out[j0:j1])
+        else:
+            raise ValueError("unknown operation kind")
+
+
+@kernel
+def samples(ops, rows, j0, j1, N, indptr, indices, values, labels, tdense, theta, wt, acts, dacts):
+    """Phase 1 for batch rows [j0, j1): forward, loss, backward down to the output of
+    operation 0.  Returns the sum of log(y[label] + 1e-7) (or of t * log(y + 1e-7))."""
+    n_ops = ops.shape[0]
+    last = n_ops - 1
+    forward_rows(ops, n_ops, rows, j0, j1, N, indptr, indices, values, theta, acts)
+    y = block(ops, acts, last, N)
+    dy = block(ops, dacts, last - 1, N)
+    C = ops[last, OUT]
+    dense = tdense.shape[0] > 0
+    inv_n = theta.dtype.type(1.0 / N)
+    delta = theta.dtype.type(DELTA)
+    logsum = 0.0
+    # softmax-with-loss: cross-entropy (with the book's 1e-7) and dL/da = (y - t) / N
+    for j in range(j0, j1):
+        r = rows[j]
+        yr = y[j]
+        gr = dy[j]
+        if dense:
+            tr = tdense[r]
+            for c in range(C):
+                if tr[c] != 0:
+                    logsum += tr[c] * np.log(yr[c] + delta)
+            for c in range(C):
+                gr[c] = (yr[c] - tr[c]) * inv_n
+        else:
+            lab = labels[r]
+            logsum += np.log(yr[lab] + delta)
+            for c in range(C):
+                gr[c] = yr[c] * inv_n
+            gr[lab] = (yr[lab] - 1) * inv_n
+    zero = theta.dtype.type(0.0)
+    for k in range(last - 1, 0, -1):
+        kind = ops[k, KIND]
+        n_out = ops[k, OUT]
+        n_in = ops[k, IN]
+        if kind == AFFINE:
+            # dx = dout @ W.T, with W.T (OUT, IN) kept in wt
+            p = ops[k, POFF]
+            WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
+            dx = block(ops, dacts, k - 1, N)
+            for j in range(j0, j1):
+                for i in range(n_in):
+                    dx[j, i] = zero
+            mm_rows(block(ops, dacts, k, N), WT, dx, j0, j1)
+        elif kind == RELU or kind == SIGMOID:
+            a = ops[k, AOFF]
+            dout = dacts[N * a + j0 * n_out:N * a + j1 * n_out]
+            yk = acts[N * a + j0 * n_out:N * a + j1 * n_out]
+            a = ops[k - 1, AOFF]
+            dx = dacts[N * a + j0 * n_out:N * a + j1 * n_out]
+            if kind == RELU:
+                relu_backward_from_output(dout, yk, dx)
+            else:
+                sigmoid_backward(dout, yk, dx)
+        else:
+            raise ValueError("unknown operation kind")
+    return logsum
+
+
+@kernel
+def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
+                kind, hp, t, lam, acts, dacts, xtb, wdrow, direct):
+    """Phase 2 for rows r0..r1-1 of operation k's [W; b]: gradient, weight decay, update,
+    W.T.  Writes each row's sum of W ** 2 before the update into wdrow[w0 + row - r0]
+    (w0: the item's first row there; only with weight decay).  xtb: scratch shaped like
+    acts, for the Affines' inputs transposed.  direct: update operation 0's W in
+    place (plain SGD, lam = 0), with no gradient buffer."""
+    n_in = ops[k, IN]
+    n_out = ops[k, OUT]
+    p = ops[k, POFF]
+    rw = min(r1, n_in)                      # rows of W in the item; row n_in is b
+    dout = block(ops, dacts, k, N)
+    zero = theta.dtype.type(0.0)
+    i0 = p + r0 * n_out
+    i1 = p + r1 * n_out
+    nr = rw - r0 if rw > r0 else 0
+    W = theta[i0:i0 + nr * n_out].reshape((nr, n_out))
+    G = grad[i0:i0 + nr * n_out].reshape((nr, n_out))
+    if lam != 0.0:
+        for i in range(nr):
+            sq = 0.0
+            wr = W[i]
+            for h in range(n_out):
+                sq += wr[h] * wr[h]
+            wdrow[w0 + i] = sq
+    if nr > 0:
+        if k == 0:
+            # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
+            # sample by sample in batch order
+            whole = r0 == 0 and rw == n_in
+            if direct:
+                # plain SGD: W[d] -= lr * x[n, d] * dout[n] in place, no gradient buffer
+                lr = theta.dtype.type(hp[LR])
+                for j in range(N):
+                    r = rows[j]
+                    q0 = indptr[r]
+                    q1 = indptr[r + 1]
+                    if not whole:
+                        q0 = lower_bound(indices, q0, q1, r0)
+                        q1 = lower_bound(indices, q0, q1, rw)
+                    g = dout[j]
+                    for q in range(q0, q1):
+                        c = lr * values[q]
+                        wr = W[indices[q] - r0]
+                        for h in range(n_out):
+                            wr[h] -= c * g[h]
+                i0 = p + n_in * n_out     # only b is left for the optimizer
+            else:
+                for i in range(i0, i0 + nr * n_out):
+                    grad[i] = zero
+                for j in range(N):
+                    r = rows[j]
+                    q0 = indptr[r]
+                    q1 = indptr[r + 1]
+                    if not whole:
+                        q0 = lower_bound(indices, q0, q1, r0)
+                        q1 = lower_bound(indices, q0, q1, rw)
+                    g = dout[j]
+                    for q in range(q0, q1):
+                        v = values[q]
+                        gr = G[indices[q] - r0]
+                        for h in range(n_out):
+                            gr[h] += v * g[h]
+        else:
+            for i in range(i0, i0 + nr * n_out):
+                grad[i] = zero
+            # dW[r0:rw] = x[:, r0:rw].T @ dout, summed over the batch in sample order;
+            # x[:, r0:rw].T copied first into this item's rows of xt (contiguous tiles)
+            x = block(ops, acts, k - 1, N)
+            a = ops[k - 1, AOFF]
+            xt = xtb[N * a + r0 * N:N * a + rw * N].reshape((nr, N))
+            for j in range(N):
+                xr = x[j]
+                for i in range(nr):
+                    xt[i, j] = xr[r0 + i]
+            mm_rows(xt, dout, G, 0, nr)
+        if lam != 0.0 and not (k == 0 and direct):
+            lam_t = theta.dtype.type(lam)
+            for i in range(p + r0 * n_out, p + rw * n_out):
+                grad[i] += lam_t * theta[i]
+    if r1 > n_in:
+        # db = sum over the batch of dout, in sample order
+        gb = grad[p + n_in * n_out:p + n_in * n_out + n_out]
+        for h in range(n_out):
+            gb[h] = zero
+        for j in range(N):
+            g = dout[j]
+            for h in range(n_out):
+                gb[h] += g[h]
+    if i1 > i0:
+        apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1)
+    if k > 0 and nr > 0:
+        WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
+        for i in range(r0, rw):
+            wr = theta[p + i * n_out:p + (i + 1) * n_out]
+            for h in range(n_out):
+                WT[h, i] = wr[h]
+
+
+@kernel
+def transpose_all(ops, theta, wt):
+    """wt = every Affine's W transposed (but operation 0's, which needs none)."""
+    for k in range(1, ops.shape[0]):
+        if ops[k, KIND] == AFFINE:
+            n_in = ops[k, IN]
+            n_out = ops[k, OUT]
+            p = ops[k, POFF]
+            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
+            WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
+            for i in range(n_in):
+                for h in range(n_out):
+                    WT[h, i] = W[i, h]
+
+
+@kernel
+def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
+                       theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
+    """``nsteps`` steps on the calling thread; step s uses the data rows
+    ``order[start + s * batch:][:batch]`` (the last batch may be shorter), optimizer
+    step number ``t0 + s + 1``, and writes its loss before the update into ``losses[s]``.
+
+    ops: the table (first operation an Affine); items: :func:`work_items`; indptr,
+    indices, values: CSR of the data (N_data, IN of op 0); labels (N_data,) int
+    (ignored when tdense has rows); tdense (N_data, C) targets or (0, C); theta (P,)
+    updated in place; s1, s2: the optimizer's state (P,) or empty; kind, hp: the
+    optimizer (kernels.optimizers); lam: weight decay; the rest from
+    :func:`make_buffers`.
+    """
+    direct = kind == SGD and lam == 0.0
+    transpose_all(ops, theta, wt)
+    for s in range(nsteps):
+        j0 = start + s * batch
+        rows = order[j0:min(j0 + batch, order.size)]
+        N = rows.size
+        T = chunks(N)
+        for c in range(T):
+            gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
+                               values, labels, tdense, theta, wt, acts, dacts)
+        for i in range(items.shape[0]):
+            params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
+                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
+                        direct)
+        losses[s] = _loss(gloss, T, wdrow, lam, N)
+
+
+@kernel(parallel=True)
+def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
+                         theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
+    """Twin of :func:`train_steps_serial`: the chunks of each batch in parallel, then the
+    items in parallel.  Same bits as the serial twin on any number of threads."""
+    direct = kind == SGD and lam == 0.0
+    transpose_all(ops, theta, wt)
+    for s in range(nsteps):
+        j0 = start + s * batch
+        rows = order[j0:min(j0 + batch, order.size)]
+        N = rows.size
+        T = chunks(N)
+        for c in prange(T):
+            gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
+                               values, labels, tdense, theta, wt, acts, dacts)
+        for i in prange(items.shape[0]):
+            params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
+                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
+                        direct)
+        losses[s] = _loss(gloss, T, wdrow, lam, N)
+
+
+@kernel
+def _loss(gloss, T, wdrow, lam, N):
+    """Mean cross-entropy from the chunks' sums, plus 0.5 * lam * sum(W ** 2)."""
+    s = 0.0
+    for c in range(T):
+        s += gloss[c]
+    loss = -s / N
+    if lam != 0.0:
+        w = 0.0
+        for i in range(wdrow.size):
+            w += wdrow[i]
+        loss += 0.5 * lam * w
+    return loss
+
+
+# -- evaluation ------------------------------------------------------------------
+@kernel
+def _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch, EB):
+    """Chunk t of T of :func:`evaluate`: (hits, sum of log-probabilities)."""
+    n = rows.size
+    last = ops.shape[0] - 1
+    acts = scratch[t]
+    delta = theta.dtype.type(DELTA)
+    hits = 0
+    logsum = 0.0
+    lo = t * n // T
+    hi = (t + 1) * n // T
+    for b0 in range(lo, hi, EB):
+        b1 = min(b0 + EB, hi)
+        sub = rows[b0:b1]
+        m = b1 - b0
+        forward_rows(ops, last, sub, 0, m, m, indptr, indices, values, theta, acts)
+        a = block(ops, acts, last - 1, m)
+        y = block(ops, acts, last, m)
+        C = ops[last, OUT]
+        if need_loss:
+            softmax(a, y)
+        for j in range(m):
+            ar = a[j]
+            best = 0
+            for c in range(1, C):
+                if ar[c] > ar[best]:
+                    best = c
+            lab = labels[sub[j]]
+            hits += best == lab
+            if need_loss:
+                logsum += np.log(y[j, lab] + delta)
+    return hits, logsum
+
+
+@kernel(parallel=True)
+def evaluate(ops, rows, indptr, indices, values, labels, theta, need_loss, scratch, hits, logs):
+    """Forward passes of the data rows ``rows``: per-chunk counts of correct arg-max
+    predictions into ``hits`` (T,) and, if need_loss, sums of log(softmax[label] + 1e-7)
+    into ``logs`` (T,) float64.  scratch: (T, EB * width) activation rows (EB samples
+    a block); T chunks in parallel (T fixed by the caller, so the sums do not depend on
+    the thread count)."""
+    T = hits.size
+    EB = scratch.shape[1] // ops_width(ops)
+    for t in prange(T):
+        h, s = _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch, EB)
+        hits[t] = h
+        logs[t] = s
+
+
+@kernel
+def evaluate_serial(ops, rows, indptr, indices, values, labels, theta, need_loss, scratch, hits, logs):
+    """Serial twin of :func:`evaluate`: the same chunks in turn, the same results."""
+    T = hits.size
+    EB = scratch.shape[1] // ops_width(ops)
+    for t in range(T):
+        h, s = _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch, EB)
+        hits[t] = h
+        logs[t] = s
+
+
+@kernel
+def ops_width(ops):
+    """Activation width per sample: the end of the last operation's block."""
+    w = 0
+    for k in range(ops.shape[0]):
+        w = max(w, ops[k, AOFF] + ops[k, OUT])
+    return w
+
+
+def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind, hp, t0, s1, s2, lam,
+                buffers, items, losses, *, targets=None, parallel=None):
+    """Run ``nsteps`` fused steps over ``order[start:]`` in batches of ``batch`` rows of data.
+
+    Unchecked: ops from kernels.graph with an Affine first; data a
+    :class:`~kernels.sparse.CSR`; labels (N_data,) intp in [0, C) (or anything,
+    with ``targets`` (N_data, C) of theta's dtype); order: int64 row numbers;
+    theta (P,) C-contiguous; opt_kind, hp (float64 (NHP,)), t0 (steps taken
+    before), s1, s2 the optimizer (kernels.optimizers); lam: weight decay;
+    buffers from :func:`make_buffers` for at least ``batch`` samples; items:
+    (serial, parallel) pieces from :func:`work_items` (``work_items(ops, 1)``,
+    ``work_items(ops)``); losses: (>= nsteps,) float64, receives each step's loss.
+    ``parallel``: True runs the prange twin, False the serial one (same bits
+    either way); None picks the parallel one with more than one numba thread and
+    batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
+    """
+    C = int(ops[-1, OUT])
+    if targets is None:
+        targets = np.empty((0, C), theta.dtype)
+    if labels is None:
+        labels = np.zeros(0, np.intp)
+    if parallel is None:
+        parallel = numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
+    fn = train_steps_parallel if parallel else train_steps_serial
+    b = buffers
+    fn(ops, items[parallel], data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
+       batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
+       b.wdrow, losses)
+    return losses[:nsteps]
