@@ -403,3 +403,21 @@ def test_ctrl_c_leaves_a_folder_that_resume_completes(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = [json.loads(x) for x in results.read_text().splitlines()]
     assert sorted(x["index"] for x in lines) == list(range(40))
+
+
+@pytest.mark.parametrize("name, n, axes", [("book_search", 100, ["lr", "weight_decay"]),
+                                           ("methods", 48, ["optimizer", "batch_size", "dtype"])])
+def test_examples_are_valid_sweeps(name, n, axes):
+    from pathlib import Path
+
+    from fastnn.sweep.report import method_axis
+    spec = load_spec(Path(__file__).resolve().parents[1] / "examples" / "sweeps" / f"{name}.toml")
+    trials = expand(spec)               # every trial's options checked by fastnn train's parser
+    assert len(trials) == n and [a.name for a in spec.axes] == axes
+    if name == "book_search":           # the book's ranges and network
+        assert all(1e-6 <= t.values["lr"] <= 1e-2 and 1e-8 <= t.values["weight_decay"] <= 1e-4
+                   for t in trials)
+        assert trials[0].argv[:2] == ("--hidden", "100,100,100,100,100,100")
+        assert spec.data["train_size"] == 500 and spec.data["validation"] == 0.2
+    else:
+        assert method_axis(spec) == "optimizer"
