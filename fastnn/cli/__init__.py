@@ -17,7 +17,7 @@ import sys
 from .._signals import exit_status, signal_name
 
 #: Subcommand modules, in the order ``fastnn --help`` lists them.
-COMMANDS = ("train", "evaluate", "predict", "demo", "gradcheck", "bench", "experiment")
+COMMANDS = ("train", "evaluate", "predict", "experiment", "sweep", "demo", "gradcheck", "bench")
 
 
 def build_parser():
