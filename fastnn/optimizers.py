@@ -199,9 +199,21 @@ class Optimizer:
     def _separate(self, params):
         """Per-key state arrays of each parameter's shape and dtype (the book's dicts)."""
         if self.state_names and (self._layout is not None or self._flat is not None):
-            n = self._flat[0].size
-            raise ValueError(f"params: the optimizer's state is flat, over {n} values (one buffer whose "
-                             f"views the parameters were); got parameters that are not views of one buffer")
+            # flat state: usable when each array has the shape and dtype of a bound key (an
+            # entry of net.params replaced by the user, not yet copied into theta)
+            dt = self._flat[0].dtype
+            if self._layout is None or any(key not in self._layout or self._layout[key][1] != p.shape
+                                           or p.dtype != dt for key, p in params.items()):
+                raise ValueError(f"params: the optimizer's state is flat, over {self._flat[0].size} "
+                                 f"{dt} values (one buffer whose views the parameters were); got "
+                                 f"parameters that are not views of one buffer")
+            empty = self._flat[1][:0]
+            work = []
+            for key, p in params.items():
+                states = [d[key].reshape(-1) for d in self._keys] + [empty, empty]
+                work.append((key, p.reshape(-1) if p.flags.c_contiguous else None, states[0],
+                             states[1], p))
+            return work
         if self._keys is None:
             self._keys = [dict() for _ in self.state_names]
         work = []
