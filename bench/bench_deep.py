@@ -22,7 +22,8 @@ def _run(benchmark, make, pool, threads, group, **info):
         benchmark.extra_info.update(cases.environment())
         benchmark.extra_info.update(threads=threads, steps_per_iteration=step.steps, **info)
         benchmark.pedantic(step, rounds=ROUNDS, iterations=1, warmup_rounds=1)
-    benchmark.extra_info["samples_per_s"] = deep.BATCH * step.steps / benchmark.stats.stats.median
+    if benchmark.stats is not None:         # None under --benchmark-disable
+        benchmark.extra_info["samples_per_s"] = deep.BATCH * step.steps / benchmark.stats.stats.median
 
 
 @pytest.mark.parametrize("threads", cases.THREADS)

@@ -139,71 +139,22 @@ def make_torch(sizes=DEEP, dtype="float32", batch=BATCH):
 
 
 # -- fastnn fused --------------------------------------------------------------------------
-class _Net:
-    """A network in kernels.graph's description with the given weights (the attributes
-    fastnn.fused.Fused reads), for the benchmark alone."""
-
-    def __init__(self, sizes, layers, dtype):
-        import kernels.graph as KG
-        self.ops, self.fops, P, _ = KG.mlp(sizes, "relu")
-        self.dtype = np.dtype(dtype)
-        self.theta = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in layers]).astype(dtype)
-        self.params = {n: self.theta[o:o + int(np.prod(s))].reshape(s) for n, o, s in KG.param_layout(self.ops)}
-        self.weight_decay_lambda = 0.0
-
-    def check_params(self):
-        pass
-
-    def check_input(self, x, t):
-        return x, t
-
-
 def network(sizes, dtype):
-    """fastnn.MultiLayerNet with He weights where this fastnn has it, else :class:`_Net`."""
-    layers = he_weights(sizes, dtype)
-    try:
-        from fastnn import MultiLayerNet
-    except ImportError:
-        return _Net(sizes, layers, dtype)
+    """fastnn.MultiLayerNet (ReLU) with the He weights of :func:`he_weights` (those the other
+    implementations start from)."""
+    from fastnn import MultiLayerNet
     net = MultiLayerNet(sizes[0], list(sizes[1:-1]), sizes[-1], activation="relu", weight_init_std="he",
                         dtype=dtype, seed=0)
-    for k, (W, b) in enumerate(layers, 1):
+    for k, (W, b) in enumerate(he_weights(sizes, dtype), 1):
         net.params[f"W{k}"][...] = W
         net.params[f"b{k}"][...] = b
     return net
 
 
-class _Optimizer:
-    """kind, hyper(), t, flat_state as fastnn.optimizers offers them (for a fastnn without)."""
-
-    def __init__(self, name, settings):
-        import kernels.optimizers as KO
-        self.kind = KO.NAMES[name]
-        s = dict(settings)
-        a = s.get("momentum", s.get("decay_rate", s.get("beta1", 0.99 if name == "rmsprop" else 0.0)))
-        self._hp = np.array([s["lr"], a, s.get("beta2", 0.0), s.get("eps", 1e-7 if name != "adam" else 1e-8)])
-        self.t = 0
-        self._flat = None
-        self._n = KO.STATES[self.kind]
-
-    def hyper(self):
-        return self._hp
-
-    def flat_state(self, P, dtype, params=None):
-        if self._flat is None:
-            self._flat = tuple(np.zeros(P if i < self._n else 0, dtype) for i in range(2))
-        return self._flat
-
-
 def optimizer(name, settings):
-    """fastnn.optimizers' optimizer where it offers the fused path's attributes, else _Optimizer."""
+    """fastnn.optimizers.make(name, **settings)."""
     from fastnn import optimizers
-    cls = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-           "rmsprop": "RMSprop", "adam": "Adam"}[name]
-    c = getattr(optimizers, cls, None)
-    if c is not None and hasattr(c, "kind") and hasattr(c, "flat_state"):
-        return c(**settings)
-    return _Optimizer(name, settings)
+    return optimizers.make(name, **settings)
 
 
 def make_fused(sizes=DEEP, dtype="float32", batch=BATCH, name="adam", settings=ADAM, sgd_class=False):

@@ -302,9 +302,10 @@ def test_flat_state_arrays():
         again = opt.flat_state(10, "float32")
         assert again[0] is s1 and again[1] is s2, "allocated once"
         if n:
-            with pytest.raises(ValueError, match=r"^P, dtype: the optimizer's state is over 10 float32 "
-                                                 r"values, got 11 float32"):
-                opt.flat_state(11, np.float32)
+            for P in (9, 11):
+                with pytest.raises(ValueError, match=rf"^P, dtype: the optimizer's state is over 10 "
+                                                     rf"float32 values, got {P} float32"):
+                    opt.flat_state(P, np.float32)
             with pytest.raises(ValueError, match=r"got 10 float64"):
                 opt.flat_state(10, np.float64)
         else:           # no state: any size and dtype
@@ -312,6 +313,7 @@ def test_flat_state_arrays():
             p = {"w": np.zeros(3, np.float32)}
             opt.update(p, {"w": np.ones(3, np.float32)})
             opt.update({"w": np.zeros(4)}, {"w": np.ones(4)})
+    assert Momentum().flat_state(0, np.float64)[0].shape == (0,)     # a network without parameters
     with pytest.raises(TypeError, match=r"^dtype: expected float32 or float64, got int32$"):
         SGD().flat_state(3, np.int32)
     with pytest.raises(ValueError, match=r"^P: expected a parameter count >= 0, got -1$"):
@@ -709,3 +711,16 @@ def test_flat_state_of_another_dtype_is_refused():
     with pytest.raises(ValueError, match=r"^params: views of a buffer of 58 float64 values, but the "
                                          r"optimizer's state is over 58 float32 values"):
         m.update(params, {k: np.ones_like(p) for k, p in params.items()})
+
+
+def test_assigning_state_of_bound_params():
+    """opt.v = {...} while the state views the flat buffer: copied into it, shapes checked."""
+    theta, params = flat_params(np.float64)
+    m = Momentum(0.1)
+    m.update(params, {k: np.zeros_like(p) for k, p in params.items()})
+    s1, _ = m.flat_state(theta.size, np.float64)
+    m.v = {"p1": np.full(5, 2.0)}
+    assert np.array_equal(s1[35:40], np.full(5, 2.0)) and not s1[:35].any() and not s1[40:].any()
+    for bad in ({"p1": np.zeros(4)}, {"p1": np.zeros(6)}, {"p1": np.zeros((5, 1))}, {"q": np.zeros(5)}):
+        with pytest.raises(ValueError, match=r"^v\['(p1|q)'\]: expected one of the shapes of the parameters"):
+            m.v = bad
