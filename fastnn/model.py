@@ -117,12 +117,15 @@ class Network:
         self._dtype = check_dtype(dtype)
         self._sizes = sizes
         self._activation = activation
-        self._ops, self._fops, n_params, self._acts_width = G.mlp(sizes, activation)
+        self._ops, self._fops, n_params, self._acts_width = self._tables()
         self._theta = np.zeros(n_params, dtype=self._dtype)
         self._layout = G.param_layout(self._ops)
         self._shapes = {name: shape for name, _, shape in self._layout}
         self._names_at = {o: name for name, o, _ in self._layout}
-        self._views = self._named_views(self._theta)
+        # (name, start, stop, shape or None for 1-D): the views, made per gradient call
+        self._spans = [(name, o, o + math.prod(shape), shape if len(shape) > 1 else None)
+                       for name, o, shape in self._layout]
+        self._views = self._views_of(self._theta)
         self.params = dict(self._views)
         self.weight_decay_lambda = weight_decay_lambda
         # multiply-adds of one sample's forward products: the layer path's BLAS work measure
@@ -134,6 +137,11 @@ class Network:
         self.last_loss = None
 
     # -- the description -----------------------------------------------
+    def _tables(self):
+        """(ops, fops, n_params, acts_width) of this network (kernels.graph.mlp of the sizes
+        and activation); networks with more kinds of operation build other rows."""
+        return G.mlp(self._sizes, self._activation)
+
     @property
     def ops(self):
         """(n_ops, kernels.graph.NCOLS) int64: one row per operation (read, do not modify)."""
@@ -174,13 +182,25 @@ class Network:
         self._lambda = check_weight_decay(lam)
 
     @property
+    def acts_width(self):
+        """Width per sample of the activation buffer of :func:`kernels.graph.forward`
+        (its length is N * acts_width for N samples)."""
+        return self._acts_width
+
+    @property
     def param_names(self):
         """("W1", "b1", ..., "Wn", "bn"): the keys of ``params``, in theta's order."""
         return tuple(self._shapes)
 
-    def _named_views(self, buf):
-        """Dict of named views into a (P,) buffer of theta's layout."""
-        return {name: buf[o:o + math.prod(shape)].reshape(shape) for name, o, shape in self._layout}
+    def param_views(self, buf):
+        """Dict of named views (like ``params``) into ``buf`` (P,), a buffer of theta's layout
+        (a flat gradient, an optimizer's flat state)."""
+        if not isinstance(buf, np.ndarray) or buf.shape != self._theta.shape:
+            raise ShapeError(f"buf: expected ({self._theta.size},) like theta, got {describe(np.asarray(buf))}")
+        return self._views_of(buf)
+
+    def _views_of(self, buf):
+        return {name: buf[i:j] if shape is None else buf[i:j].reshape(shape) for name, i, j, shape in self._spans}
 
     def architecture(self):
         """A JSON-able dict describing the network; :func:`from_architecture` rebuilds it."""
@@ -288,7 +308,8 @@ class Network:
         if self._layers is None:
             built = [self._make_layer(k, row) for k, row in enumerate(self._ops[:-1])]
             self._layers = [layer for layer, _ in built]
-            self._slots = [names for _, names in built]
+            # backward's order: (layer, names of its parameters, whether its dx is needed)
+            self._backprop = [(layer, names, k > 0) for k, (layer, names) in enumerate(built)][::-1]
         return self._layers
 
     def _make_layer(self, k, row):
@@ -368,14 +389,12 @@ class Network:
         """Backprop on a checked batch into ``grad`` (P,) of theta's layout, whose named
         views are ``g``; returns the loss (also kept as ``last_loss``)."""
         loss = self._loss(x, t)
-        layers = self._layers
         dout = self._last.backward(1)
-        for i in range(len(layers) - 1, -1, -1):
-            names = self._slots[i]
+        for layer, names, need_dx in self._backprop:
             if names:       # the first layer's dx is not needed
-                dout = layers[i]._backward(dout, i > 0, *(g[n] for n in names))
+                dout = layer._backward(dout, need_dx, *map(g.__getitem__, names))
             else:
-                dout = layers[i]._backward(dout)
+                dout = layer._backward(dout)
         if self._lambda:
             G.add_weight_decay(self._ops, self._theta, grad, self._lambda)
         self.last_loss = loss
@@ -385,7 +404,7 @@ class Network:
         """(grad (P,), its named views): a new buffer, filled by backprop on (x, t)."""
         x, t = self._check_batch(x, t)
         grad = np.empty_like(self._theta)
-        g = self._named_views(grad)
+        g = self._views_of(grad)
         with self._threads("gradient", x):
             self._gradient_into(x, t, grad, g)
         return grad, g
@@ -407,14 +426,14 @@ class Network:
         return self._gradient(x, t)[1]
 
     def numerical_gradient(self, x, t, method=None, *, h=1e-4, delta=1e-7):
-        """Gradients of the loss by central differences (h = 1e-4): a dict like ``params``.
+        """Gradients of the loss (weight decay included) by the book's central differences
+        (h = 1e-4): a dict like ``params``, new arrays.
 
-        method None (the fastest that applies: "incremental" for a two-layer
-        net, "cached" otherwise), "incremental", "cached" or "full" (the book's
-        algorithm: the whole batch loss recomputed for every parameter moved by
-        +h and -h); see :mod:`fastnn.numerical`.  delta is the book's constant
-        inside the log (0 for the plain cross-entropy).  The loss includes the
-        weight decay, as :meth:`loss` does.
+        method: None (the fastest that applies), "incremental" (two-layer nets,
+        from cached activations through exact series), "cached" (any net) or
+        "full" (the book's algorithm: the whole batch loss recomputed for every
+        parameter moved by +h and -h); see :mod:`fastnn.numerical`.  delta is
+        the book's constant inside the log (0 for the plain cross-entropy).
         """
         from .numerical import numerical_gradient
         self._check_batch(x, t)
@@ -508,6 +527,11 @@ class MultiLayerNet(Network):
         stds = weight_stds(weight_init_std, sizes)
         super().__init__(sizes, activation, dtype=dtype, weight_decay_lambda=weight_decay_lambda)
         self._draw_weights(stds, rng)
+
+    @classmethod
+    def _empty(cls, arch):
+        _hidden_sizes(arch["sizes"][1:-1])
+        return super()._empty(arch)
 
     @property
     def hidden_size_list(self):

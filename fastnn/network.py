@@ -39,6 +39,13 @@ class TwoLayerNet(Network):
         super().__init__((D, H, C), activation, dtype=dtype, weight_decay_lambda=weight_decay_lambda)
         self._draw_weights((std, std), rng)
 
+    @classmethod
+    def _empty(cls, arch):
+        if len(arch["sizes"]) != 3:
+            raise ValueError(f"architecture: a TwoLayerNet has sizes (input, hidden, output), "
+                             f"got {arch['sizes']!r}")
+        return super()._empty(arch)
+
     def train_step(self, x, t, lr=0.01):
         """One fused SGD step (gradient and update in one compiled call); returns the loss.
 

@@ -249,7 +249,7 @@ def test_non_contiguous_params_are_copied_not_refused(small):
     (lambda n, x, t: n.accuracy(x, t, batch_size=0), ValueError, r"^batch_size: expected a positive integer, got 0$"),
     (lambda n, x, t: n.accuracy(x, t, batch_size=2.5), ValueError, r"^batch_size: expected a positive integer, got 2.5$"),
     (lambda n, x, t: n.numerical_gradient(x, t, method="book"), ValueError,
-     r"^method: expected one of \('incremental', 'full'\), got 'book'$"),
+     r"^method: expected one of \('incremental', 'cached', 'full'\) or None, got 'book'$"),
     (lambda n, x, t: n.numerical_gradient(x, t, h=0), ValueError, r"^h: expected a finite number > 0, got 0$"),
     (lambda n, x, t: n.numerical_gradient(x, t, h=float("nan")), ValueError, r"^h: expected a finite number > 0, got nan$"),
     (lambda n, x, t: n.numerical_gradient(x, t, h="1e-4"), TypeError, r"^h: expected a number, got str '1e-4'$"),
@@ -528,7 +528,7 @@ def test_trainer_evaluate_checks_what_reaches_the_kernels():
 def test_trainer_names_an_unknown_numerical_method():
     from fastnn.trainer import Trainer
     net = TwoLayerNet(784, 5, 10, seed=0)
-    with pytest.raises(ValueError, match="^numerical_method: expected one of 'incremental', 'full', got 'book'$"):
+    with pytest.raises(ValueError, match="^numerical_method: expected one of 'incremental', 'cached', 'full', got 'book'$"):
         Trainer(net, np.zeros((20, 784)), np.zeros(20, int), batch_size=10, numerical_method="book")
 
 

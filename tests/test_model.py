@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 import fastnn
 from fastnn import MultiLayerNet, ShapeError, TwoLayerNet
@@ -153,6 +154,12 @@ def test_from_architecture_refuses_unknown_classes_and_altered_operations():
         from_architecture(dict(arch, ops=arch["ops"][:-1]))
     with pytest.raises(ValueError, match=r"^architecture: sizes expected"):
         from_architecture(dict(arch, sizes=[4]))
+    with pytest.raises(ValueError, match=r"^hidden_size_list: expected at least one hidden width"):
+        from_architecture(dict(arch, sizes=[4, 2], ops=None))
+    two = TwoLayerNet(4, 3, 2).architecture()
+    with pytest.raises(ValueError, match=r"^architecture: a TwoLayerNet has sizes \(input, hidden, output\), "
+                                         r"got \[4, 3, 3, 2\]$"):
+        from_architecture(dict(two, sizes=[4, 3, 3, 2], ops=None))
 
 
 def test_exported():
@@ -160,9 +167,6 @@ def test_exported():
 
 
 # -- gradient against the numerical gradient ---------------------------------------------------
-from hypothesis import assume, given, settings, strategies as st  # noqa: E402
-
-
 @settings(max_examples=60, deadline=None)
 @given(sizes=st.lists(st.integers(1, 5), min_size=3, max_size=6), classes=st.integers(2, 4),
        N=st.integers(1, 4), activation=st.sampled_from(["relu", "sigmoid"]),
@@ -185,29 +189,17 @@ def test_gradient_matches_numerical_gradient(sizes, classes, N, activation, lam,
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
-def test_numerical_gradient_of_one_hidden_layer_with_weight_decay(rng, activation):
-    """The two-layer numerical path plus lambda * W equals backprop (float64).
-    Measured agreement <= 4e-10 (central differences of the cross-entropy)."""
-    net = MultiLayerNet(8, [6], 3, activation, weight_decay_lambda=0.2, seed=0)
+@pytest.mark.parametrize("hidden", [[6], [6, 5, 4]])
+def test_numerical_gradient_method_with_weight_decay(rng, activation, hidden):
+    """net.numerical_gradient (fastnn.numerical, every method that applies) equals backprop,
+    weight decay included (float64).  Measured agreement <= 4e-10."""
+    net = MultiLayerNet(8, hidden, 3, activation, weight_decay_lambda=0.2, seed=0)
     with_params(net, rng)
     x, t = batch(rng, 8, 3)
     g = net.gradient(x, t)
-    for method in ("incremental", "full"):
+    for method in (None, "cached", "full") + (("incremental",) if len(hidden) == 1 else ()):
         num = net.numerical_gradient(x, t, method, delta=0.0)
-        for k in g:
-            ref.agree(num[k], g[k], 1e-8, f"{method} {k}", scale=max(1.0, float(np.abs(g[k]).max())))
-
-
-@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
-def test_numerical_gradient_of_deeper_nets_with_weight_decay(rng, activation):
-    """Any depth: the cached method (the default past one hidden layer) and the full one
-    equal backprop (float64).  Measured agreement <= 2e-10."""
-    net = MultiLayerNet(8, [6, 5, 4], 3, activation, weight_decay_lambda=0.2, seed=0)
-    with_params(net, rng)
-    x, t = batch(rng, 8, 3)
-    g = net.gradient(x, t)
-    for method in (None, "full"):
-        num = net.numerical_gradient(x, t, method, delta=0.0)
+        assert list(num) == list(g)
         for k in g:
             ref.agree(num[k], g[k], 1e-8, f"{method} {k}", scale=max(1.0, float(np.abs(g[k]).max())))
 
@@ -295,3 +287,32 @@ def test_description_attributes():
     assert repr(net) == "MultiLayerNet(5-4-3-2, sigmoid, float32, weight_decay_lambda=0.0)"
     with pytest.raises(AttributeError):
         net.theta = np.zeros(3)
+
+
+def test_param_views_of_a_flat_buffer():
+    net = MultiLayerNet(5, [4], 3, seed=0)
+    buf = np.arange(net.theta.size, dtype=np.float64)
+    v = net.param_views(buf)
+    assert list(v) == list(net.params) and v["b2"][0] == net.theta.size - 3
+    assert all(np.shares_memory(a, buf) for a in v.values())
+    with pytest.raises(ShapeError, match=r"^buf: expected \(39,\) like theta, got \(38,\) float64$"):
+        net.param_views(buf[:-1])
+
+
+def test_every_layer_path_method_runs_under_the_blas_policy(rng, monkeypatch):
+    """predict, loss, accuracy, gradient and evaluate ask fastnn.threads.blas_for, with the
+    forward products' multiply-adds (N * sum of IN * OUT) as the work."""
+    import contextlib
+    import fastnn.model
+    calls = []
+
+    def record(work, adaptive=None, key=None):
+        calls.append((key[0], work))
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(fastnn.model, "blas_for", record)
+    net = MultiLayerNet(6, [5, 4], 3, seed=0)
+    x, t = batch(rng, 6, 3, N=7)
+    net.predict(x), net.loss(x, t), net.accuracy(x, t), net.gradient(x, t), net.evaluate(x, t)
+    work = 7 * (6 * 5 + 5 * 4 + 4 * 3)
+    assert calls == [("scores", work), ("loss", work), ("scores", work), ("gradient", work), ("evaluate", work)]
