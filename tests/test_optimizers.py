@@ -692,11 +692,13 @@ def test_same_array_under_another_key():
 
 def test_replaced_entry_with_adam_uses_both_moments():
     theta, params = flat_params(np.float64)
-    grads = grad_stream(theta, params, 2)
+    grads = grad_stream(theta, params, 3)
     ref_theta = theta.copy()
     ref = views_of(ref_theta, shapes_of(params))
     a, b = Adam(0.1), Adam(0.1)
-    for g in (grads[0][1], grads[1][1]):
+    a.update(params, grads[0][1])           # bound: the state views the flat buffer
+    b.update(ref, grads[0][1])
+    for g in (grads[1][1], grads[2][1]):
         replaced = dict(params, p0=params["p0"].copy())
         a.update(replaced, g)
         params["p0"][...] = replaced["p0"]
