@@ -421,3 +421,26 @@ def test_examples_are_valid_sweeps(name, n, axes):
         assert spec.data["train_size"] == 500 and spec.data["validation"] == 0.2
     else:
         assert method_axis(spec) == "optimizer"
+
+
+def test_an_option_added_to_fastnn_train_is_an_axis_and_never_silently_ignored(monkeypatch):
+    import argparse
+
+    from fastnn.cli.train import register
+    from fastnn.sweep import options
+
+    class Raising(argparse.ArgumentParser):
+        def error(self, message):
+            raise OptionError(message)
+    holder = Raising()
+    sub = holder.add_subparsers(parser_class=Raising)
+    register(sub)
+    train = sub.choices["train"]
+    train.add_argument("--dropout", type=float, help="a future option")
+    monkeypatch.setattr(options, "_train_parser", lambda: train)
+    assert "dropout" in option_names()
+    spec = parse_spec({"axes": {"dropout": [0.0, 0.5]}})       # a valid axis at once
+    with pytest.raises(OptionError, match=r"trial 0 \(dropout = 0.0\): --dropout: fastnn train "
+                                          "takes it, but this version of fastnn sweep does not "
+                                          "pass it to trials yet"):
+        expand(spec)

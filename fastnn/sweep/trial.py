@@ -67,15 +67,13 @@ def worker_data(data_spec, dtype):
 def check_buildable(args):
     """ValueError for a train option this version passes to no trial (left at its default
     it is fine), so that no axis is silently ignored."""
-    from .options import _train_parser
-    parser = _train_parser()
-    for action in parser._actions:
-        if action.dest in BUILT or not action.option_strings:
+    from .options import RESERVED, _train_parser
+    for action in _train_parser()._actions:
+        dest = action.dest
+        if not action.option_strings or dest in BUILT or dest in RESERVED or dest == "help":
             continue
-        from .options import RESERVED
-        if action.dest in RESERVED or action.dest == "help":
-            continue
-        if getattr(args, action.dest, None) not in (None, action.default, False):
+        value = getattr(args, dest, None)
+        if not (value is None or value is False or value == action.default):
             raise ValueError(f"{action.option_strings[-1]}: fastnn train takes it, but this "
                              "version of fastnn sweep does not pass it to trials yet")
     if args.early_stopping is not None:
