@@ -113,10 +113,11 @@ def run_trial(task, data_spec):
     """Train trial ``task`` ({"index", "seed", "values", "argv", ...}) and return its record:
     the task's fields, "status" ("ok", "diverged" or "error"), the per-epoch "history"
     (train_acc, train_loss, val_acc, val_loss, time), the last epoch's figures, test_acc and
-    test_loss, timings and where it ran. An exception becomes an "error" record."""
+    test_loss, timings ("wall"; "cpu": the process's CPU seconds meanwhile) and where it ran.
+    An exception becomes an "error" record."""
     from ..threads import blas_limit, num_threads
     from ..trainer import TrainingDiverged, evaluate
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rec = {k: task[k] for k in ("index", "config", "repeat", "seed", "values")}
     rec["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     trainer = None
@@ -145,6 +146,7 @@ def run_trial(task, data_spec):
         rec["samples_per_s"] = (steady * trainer.batch_size / tm["steps"]
                                 if steady and tm.get("steps") else None)
     rec["wall"] = time.perf_counter() - t0
+    rec["cpu"] = time.process_time() - c0       # the whole worker process, all its threads
     return rec
 
 
