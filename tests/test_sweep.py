@@ -189,8 +189,11 @@ def test_folder_refuses_another_sweep_and_a_second_run(tmp_path):
     SweepFolder(out, a, 1)
     with pytest.raises(FolderError, match="holds another sweep"):
         SweepFolder(out, b, 1, resume=True)
-    with pytest.raises(FolderError, match="already holds this sweep .0 of 1 trials done.; pass --resume"):
+    SweepFolder(out, a, 1).append({"index": 0, "status": "ok"})   # no trial done: a new start
+    with pytest.raises(FolderError, match="already holds this sweep .1 of 1 trials done.; pass --resume"):
         SweepFolder(out, a, 1)
+    with pytest.raises(FolderError, match="holds another sweep"):
+        SweepFolder(out, b, 1)
     SweepFolder(out, a, 1, resume=True)
 
 
