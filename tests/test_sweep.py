@@ -266,7 +266,9 @@ def cluster(local_cluster, hermetic, monkeypatch):
     guarded = socket.socket.connect
 
     def ours(port):
-        addresses = [c.scheduler_address, *client.scheduler_info()["workers"]]
+        # read from the scheduler object, which runs in this process: a call through the
+        # client would wait for its event loop, the thread that is connecting
+        addresses = [c.scheduler_address, *list(c.scheduler.workers)]
         return port in {int(a.rsplit(":", 1)[1]) for a in addresses}
 
     def connect(sock, address):
