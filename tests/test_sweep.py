@@ -189,8 +189,11 @@ def test_folder_refuses_another_sweep_and_a_second_run(tmp_path):
     SweepFolder(out, a, 1)
     with pytest.raises(FolderError, match="holds another sweep"):
         SweepFolder(out, b, 1, resume=True)
-    with pytest.raises(FolderError, match="already holds this sweep .0 of 1 trials done.; pass --resume"):
+    SweepFolder(out, a, 1).append({"index": 0, "status": "ok"})   # no trial done: a new start
+    with pytest.raises(FolderError, match="already holds this sweep .1 of 1 trials done.; pass --resume"):
         SweepFolder(out, a, 1)
+    with pytest.raises(FolderError, match="holds another sweep"):
+        SweepFolder(out, b, 1)
     SweepFolder(out, a, 1, resume=True)
 
 
@@ -263,7 +266,9 @@ def cluster(local_cluster, hermetic, monkeypatch):
     guarded = socket.socket.connect
 
     def ours(port):
-        addresses = [c.scheduler_address, *client.scheduler_info()["workers"]]
+        # read from the scheduler object, which runs in this process: a call through the
+        # client would wait for its event loop, the thread that is connecting
+        addresses = [c.scheduler_address, *list(c.scheduler.workers)]
         return port in {int(a.rsplit(":", 1)[1]) for a in addresses}
 
     def connect(sock, address):
@@ -421,3 +426,26 @@ def test_examples_are_valid_sweeps(name, n, axes):
         assert spec.data["train_size"] == 500 and spec.data["validation"] == 0.2
     else:
         assert method_axis(spec) == "optimizer"
+
+
+def test_an_option_added_to_fastnn_train_is_an_axis_and_never_silently_ignored(monkeypatch):
+    import argparse
+
+    from fastnn.cli.train import register
+    from fastnn.sweep import options
+
+    class Raising(argparse.ArgumentParser):
+        def error(self, message):
+            raise OptionError(message)
+    holder = Raising()
+    sub = holder.add_subparsers(parser_class=Raising)
+    register(sub)
+    train = sub.choices["train"]
+    train.add_argument("--dropout", type=float, help="a future option")
+    monkeypatch.setattr(options, "_train_parser", lambda: train)
+    assert "dropout" in option_names()
+    spec = parse_spec({"axes": {"dropout": [0.0, 0.5]}})       # a valid axis at once
+    with pytest.raises(OptionError, match=r"trial 0 \(dropout = 0.0\): --dropout: fastnn train "
+                                          "takes it, but this version of fastnn sweep does not "
+                                          "pass it to trials yet"):
+        expand(spec)

@@ -49,8 +49,9 @@ def read_results(path):
 class SweepFolder:
     """The output folder of the sweep ``spec`` (see the module docstring).
 
-    Without ``resume`` the folder must be new or empty of sweep files; with it, it
-    must hold this sweep (the same spec digest) or nothing yet."""
+    Without ``resume`` the folder must be new, or hold this sweep with no trial finished
+    (a start that failed, say at an unreachable scheduler); with it, it must hold this
+    sweep (the same spec digest) or nothing yet."""
 
     def __init__(self, out, spec, n_trials, resume=False):
         self.out = Path(out)
@@ -71,8 +72,8 @@ class SweepFolder:
                     f"--out {out}: holds another sweep (from {theirs.get('spec_file', '?')}, "
                     f"digest {theirs.get('digest')}; this spec's is {mine['digest']}); "
                     "choose another folder")
-            if not resume:
-                n = len(read_results(self.results))
+            n = len(read_results(self.results))
+            if not resume and n:        # a start that finished no trial has nothing to keep
                 raise FolderError(f"--out {out}: already holds this sweep ({n} of {n_trials} "
                                   "trials done); pass --resume to finish it, or choose another "
                                   "folder")

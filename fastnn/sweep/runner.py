@@ -36,9 +36,11 @@ from .trials import expand
 
 __all__ = ["run_sweep", "SweepInterrupted", "SchedulerUnreachable", "WORKER_ENV"]
 
-#: One thread per worker for every pool a trial may use.
+#: One thread per worker for every pool a trial may use; and no statistical profiler in the
+#: LocalCluster's workers (it samples the running trial every 10 ms: about 10 % more CPU per
+#: trial, measured 0.67 s against 0.59 s on the book's search).
 WORKER_ENV = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MKL_NUM_THREADS": "1"}
+              "MKL_NUM_THREADS": "1", "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 #: Seconds to wait for a scheduler given by address before giving up.
 CONNECT_TIMEOUT = 10
 

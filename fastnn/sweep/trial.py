@@ -67,15 +67,13 @@ def worker_data(data_spec, dtype):
 def check_buildable(args):
     """ValueError for a train option this version passes to no trial (left at its default
     it is fine), so that no axis is silently ignored."""
-    from .options import _train_parser
-    parser = _train_parser()
-    for action in parser._actions:
-        if action.dest in BUILT or not action.option_strings:
+    from .options import RESERVED, _train_parser
+    for action in _train_parser()._actions:
+        dest = action.dest
+        if not action.option_strings or dest in BUILT or dest in RESERVED or dest == "help":
             continue
-        from .options import RESERVED
-        if action.dest in RESERVED or action.dest == "help":
-            continue
-        if getattr(args, action.dest, None) not in (None, action.default, False):
+        value = getattr(args, dest, None)
+        if not (value is None or value is False or value == action.default):
             raise ValueError(f"{action.option_strings[-1]}: fastnn train takes it, but this "
                              "version of fastnn sweep does not pass it to trials yet")
     if args.early_stopping is not None:
@@ -115,10 +113,11 @@ def run_trial(task, data_spec):
     """Train trial ``task`` ({"index", "seed", "values", "argv", ...}) and return its record:
     the task's fields, "status" ("ok", "diverged" or "error"), the per-epoch "history"
     (train_acc, train_loss, val_acc, val_loss, time), the last epoch's figures, test_acc and
-    test_loss, timings and where it ran. An exception becomes an "error" record."""
+    test_loss, timings ("wall"; "cpu": the process's CPU seconds meanwhile) and where it ran.
+    An exception becomes an "error" record."""
     from ..threads import blas_limit, num_threads
     from ..trainer import TrainingDiverged, evaluate
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rec = {k: task[k] for k in ("index", "config", "repeat", "seed", "values")}
     rec["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     trainer = None
@@ -147,6 +146,7 @@ def run_trial(task, data_spec):
         rec["samples_per_s"] = (steady * trainer.batch_size / tm["steps"]
                                 if steady and tm.get("steps") else None)
     rec["wall"] = time.perf_counter() - t0
+    rec["cpu"] = time.process_time() - c0       # the whole worker process, all its threads
     return rec
 
 
