@@ -465,12 +465,14 @@ class Trainer:
 
     def _evaluate(self, x, t):
         """evaluate without checks: x and t as ``check_data`` returns them."""
-        return forward_passes(self.net, x, t, self.eval_batch, self._buffers())
+        return forward_passes(self.net, x, t, self.eval_batch, self._buffers(x.shape[0]))
 
-    def _buffers(self):
-        B = min(self.eval_batch, max(x.shape[0] for x in (self.x_train, self.x_test, self.x_val)
-                                     if x is not None))
-        if self._eval_buffers is None or self._eval_buffers[0] != B:
+    def _buffers(self, rows=0):
+        """Evaluation buffers for chunks of up to eval_batch rows of the trainer's own sets
+        and of ``rows`` more (a set given to :meth:`evaluate`)."""
+        B = min(self.eval_batch, max([rows] + [x.shape[0] for x in (self.x_train, self.x_test, self.x_val)
+                                               if x is not None]))
+        if self._eval_buffers is None or self._eval_buffers[0] < B:
             self._eval_buffers = (B, eval_buffers(self.net, B))
         return self._eval_buffers[1]
 

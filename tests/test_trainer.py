@@ -386,3 +386,16 @@ def test_one_level_of_parallelism(small, fused, blas, want):
               callbacks=[lambda trainer, event: seen.append(numba.get_num_threads())])
     tr.fit()
     assert seen and set(seen) == {want}
+
+
+def test_evaluate_takes_a_set_larger_than_the_trainers_own():
+    """Trainer.evaluate on more rows than its training and test sets hold (its evaluation
+    buffers were once sized by its own sets only) equals fastnn.trainer.evaluate."""
+    rng = np.random.default_rng(0)
+    x = rng.random((50, 784)).astype(np.float32)
+    t = rng.integers(0, 10, 50)
+    net = TwoLayerNet(784, 20, 10, dtype=np.float32, seed=0)
+    trainer = Trainer(net, x, t, iterations=2, batch_size=10)
+    X = rng.random((300, 784)).astype(np.float32)
+    T = rng.integers(0, 10, 300)
+    assert trainer.evaluate(X, T) == evaluate(net, X, T)
