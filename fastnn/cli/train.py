@@ -118,6 +118,19 @@ def run(args):
             raise err from None
 
 
+def build_model(args, input_size, classes):
+    """(net, optimizer) as fastnn train builds them from its options ``args`` (defaults
+    filled in), recording in ``args`` the numerical method and optimizer settings used."""
+    net = network_from_args(args, input_size, classes, dtype=args.dtype, seed=args.seed)
+    optimizer = optimizer_from_args(args)
+    if args.numerical_method is None:
+        from ..numerical import default_method
+        args.numerical_method = default_method(net)
+    for key, value in hyper_parameters(optimizer).items():
+        setattr(args, key, value)
+    return net, optimizer
+
+
 def _run(args, stop):
     import numpy as np
 
@@ -171,14 +184,7 @@ def _run(args, stop):
                     download=False if args.no_download else None, dtype=args.dtype)
         args.dataset = data.name  # what was loaded: a resumed run must use the same data
         say(f"data: {data.describe()}")
-        net = network_from_args(args, data.train[0].shape[1], len(data.classes),
-                                dtype=args.dtype, seed=args.seed)
-        optimizer = optimizer_from_args(args)
-        if args.numerical_method is None:
-            from ..numerical import default_method
-            args.numerical_method = default_method(net)     # recorded as used
-        for key, value in hyper_parameters(optimizer).items():
-            setattr(args, key, value)           # recorded as used
+        net, optimizer = build_model(args, data.train[0].shape[1], len(data.classes))
         progress = Progress() if not args.quiet and sys.stderr.isatty() else None
         # a progress bar redrawn every 10 steps; otherwise 100 steps per call
         per_call = 10 if progress else 100

@@ -86,21 +86,14 @@ def build_run(args, data):
     the network and Trainer fastnn train builds, with the sweep's validation split as the
     set evaluated each epoch, one thread and no signal handling.
 
-    The steps follow fastnn.cli.train's (defaults, network_from_args, optimizer_from_args,
-    the numerical method): a change there must be made here too until fastnn train
-    exposes one function that builds a run from its options."""
-    from ..cli.netopts import network_from_args, optimizer_from_args
-    from ..cli.train import DEFAULT_ITERATIONS, trainer_seed
+    The network and optimizer come from fastnn train's own builder (build_model)."""
+    from ..cli.train import DEFAULT_ITERATIONS, build_model, trainer_seed
     from ..trainer import Trainer
     check_buildable(args)
     if args.epochs is None and args.iterations is None:
         args.iterations = DEFAULT_ITERATIONS
     x, t = data["train"]
-    net = network_from_args(args, x.shape[1], data["classes"], dtype=args.dtype, seed=args.seed)
-    optimizer = optimizer_from_args(args)
-    if args.numerical_method is None:       # as fastnn train chooses it
-        from ..numerical import default_method
-        args.numerical_method = default_method(net)
+    net, optimizer = build_model(args, x.shape[1], data["classes"])
     trainer = Trainer(net, x, t, *data["val"], optimizer=optimizer, batch_size=args.batch_size,
                       epochs=args.epochs, iterations=args.iterations, sampling=args.sampling,
                       grad=args.grad, numerical_method=args.numerical_method,
