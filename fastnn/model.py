@@ -329,7 +329,6 @@ class Network:
         if kind in _LAYERS:
             return _LAYERS[kind](), ()
         raise ValueError(f"operation {k}: {G.KIND_NAMES.get(kind, kind)} has no layer yet")
-        return self._layers
 
     def _threads(self, call, x):
         """BLAS threads for one layer-path call on x (fastnn.threads.blas_for), timed per
