@@ -236,29 +236,16 @@ def forward_state(ops, fops, theta, state, x, acts):
 
 @kernel
 def forward(ops, theta, x, acts):
-    """Inference forward pass, serial (matrix products through BLAS).
+    """Inference forward pass of a description without dropout or batch normalization
+    (those need :func:`forward_state`), serial (matrix products through BLAS).
 
     x: (N, IN of op 0) float, C-contiguous, theta's dtype; acts: (N * acts_width,)
     filled with every operation's output; the last block holds the probabilities.
     """
-    N = x.shape[0]
-    inp = x
     for k in range(ops.shape[0]):
-        kind = ops[k, KIND]
-        out = output(ops, acts, k, N)
-        if kind == AFFINE:
-            W, b = affine_params(ops, theta, k)
-            affine_forward(inp, W, b, out)
-        elif kind == SIGMOID:
-            sigmoid(inp.ravel(), out.ravel())
-        elif kind == RELU:
-            relu(inp.ravel(), out.ravel())
-        elif kind == SOFTMAX_LOSS:
-            softmax(inp, out)
-        else:
-            raise ValueError("unknown operation kind")
-        inp = out
-    return output(ops, acts, ops.shape[0] - 1, N)
+        if ops[k, KIND] == DROPOUT or ops[k, KIND] == BATCHNORM:
+            raise ValueError("forward: dropout and batch normalization need forward_state")
+    return forward_state(ops, np.zeros((ops.shape[0], NFCOLS)), theta, np.empty(0, theta.dtype), x, acts)
 
 
 @kernel

@@ -67,3 +67,13 @@ def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batch
     if not (use_dropout or use_batchnorm):
         z = G.forward(ops, theta, x, np.empty(11 * A, dtype))
         np.testing.assert_array_equal(y, z)
+
+
+@pytest.mark.parametrize("option", ["use_dropout", "use_batchnorm"])
+def test_plain_forward_refuses_dropout_and_batchnorm(option):
+    """kernels.graph.forward has no state or ratios: it refuses those rows instead of
+    running them with zeros."""
+    ops, fops, P, A = G.mlp_extend([6, 5, 3], **{option: True})
+    theta = np.zeros(P)
+    with pytest.raises(ValueError, match="need forward_state"):
+        G.forward(ops, theta, np.zeros((2, 6)), np.empty(2 * A))
