@@ -7,7 +7,9 @@ this module, per call:
 
 - **One pool at a time.**  The layer path computes with BLAS and runs its
   elementwise kernels serially; the fused and numerical paths compute with
-  numba and call no BLAS.  Idle workers of a pool spin for a while after each
+  numba (the fused steps of kernels.train, all but two-layer plain SGD, call BLAS for
+  their dense products, outside numba's parallel regions and with BLAS at
+  one thread: fastnn.fused).  Idle workers of a pool spin for a while after each
   call, so two pools of several threads in one step slow each other down by
   orders of magnitude on a small machine.
 - **Serial where a parallel region does not pay** (thresholds below, with the

@@ -16,25 +16,32 @@ inputs only, and so does its weight gradient ``x.T @ dout`` (on MNIST about
 a fifth of the dense arithmetic).  With plain SGD and no weight decay its W
 is updated sample by sample in place (``W[d] -= lr * x[n, d] * dout[n]``),
 with no gradient buffer and no pass over the rows of W no sample touches.
-The other Affines are dense products in tiles of 4 samples x 4 inputs.
+The other Affines are dense products of the whole batch by BLAS (``np.dot``:
+``a = z @ W``, ``dz = dout @ W.T``, ``dW = z.T @ dout``), called between
+parallel regions, never inside one.
 
-A step has two phases, each a loop over fixed pieces of work:
+A step has these phases:
 
-1. **samples**: the batch of N samples is split into :func:`chunks` of
-   rows (a function of N alone); each chunk runs the forward pass, the
-   loss and the backward pass through the activations and the inputs of
-   the Affines (``dx = dout @ W.T``) for its own rows.  Per-sample results
-   do not depend on the other chunks; the loss is summed per chunk and the
-   chunks' sums added in order.
-2. **parameters**: the rows of every Affine's ``[W; b]`` (b as row IN) are
-   split into fixed :func:`work_items`; an item computes its rows of the
-   gradient (``x.T @ dout`` summed over the batch in sample order, db the
-   same), adds ``lam * W``, and updates its slice of theta with
-   ``kernels.optimizers.apply_range`` and its columns of ``W.T``.
+1. **first Affine**: the batch of N samples is split into :func:`chunks` of
+   rows (a function of N alone); each chunk computes operation 0 for its own
+   rows (in parallel in the prange twin).
+2. **dense forward**: the other operations over the whole batch; then the
+   loss per chunk (the chunks' sums added in order) and dL/da.
+3. **dense backward**: for each Affine k > 0, ``dW`` into the gradient buffer
+   and ``dz`` for the operation below, down to operation 0's output.
+4. **parameters**: the rows of every Affine's ``[W; b]`` (b as row IN) are
+   split into fixed :func:`work_items`; an item computes the first Affine's
+   rows of the gradient (``x.T @ dout`` over the non-zeros, in sample order),
+   db (summed in sample order), adds ``lam * W``, and updates its slice of
+   theta with ``kernels.optimizers.apply_range``.
 
-So no per-thread gradient buffers are merged, every sum runs in an order
-fixed by the batch size and the table, and the serial kernel and its
-parallel twin give the same bits on any number of threads.  No BLAS.
+No per-thread gradient buffers are merged and every sum runs in an order fixed
+by the batch size and the table, so the serial kernel and its parallel twin
+give the same bits on any number of numba threads.  BLAS products do not
+depend on the number of BLAS threads either (OpenBLAS splits a product's rows
+and columns among its threads, never the summed dimension; checked by the
+tests), but fastnn.fused runs them on one BLAS thread: one pool computes at a
+time.
 """
 from collections import namedtuple
 
@@ -63,11 +70,11 @@ PARALLEL_MIN_BATCH = 64
 Buffers = namedtuple("Buffers", [
     "acts",    # (N * width,) every operation's output (kernels.graph layout)
     "dacts",   # (N * width,) dL/d(output) of every operation, same layout
-    "wt",      # (P,) each Affine's W transposed (OUT, IN) at its POFF (for dx = dout @ W.T)
+    "wt",      # empty: not used any more (the kernels keep the argument)
     "grad",    # (P,) gradient of theta
     "gloss",   # (MAX_CHUNKS,) float64: per-chunk sums of log-probabilities
     "wdrow",   # (rows of all W,) float64: per-row sums of W ** 2 (weight decay)
-    "xt",      # (N * width,) the Affines' inputs transposed, block by block (dW = x.T @ dout)
+    "xt",      # empty: not used any more (the kernels keep the argument)
 ])
 
 
@@ -114,9 +121,9 @@ def make_buffers(ops, width, n_params, batch, dtype):
     dt = np.dtype(dtype)
     rows = sum(int(ops[k, IN]) for k in range(ops.shape[0]) if ops[k, KIND] == AFFINE)
     return Buffers(acts=np.empty(batch * width, dt), dacts=np.empty(batch * width, dt),
-                   wt=np.empty(n_params, dt), grad=np.empty(n_params, dt),
+                   wt=np.empty(0, dt), grad=np.empty(n_params, dt),
                    gloss=np.empty(MAX_CHUNKS, np.float64), wdrow=np.zeros(rows, np.float64),
-                   xt=np.empty(batch * width, dt))
+                   xt=np.empty(0, dt))
 
 
 # -- formulas on rows ----------------------------------------------------------
@@ -283,12 +290,49 @@ def forward_rows(ops, n_ops, rows, j0, j1, N, indptr, indices, values, theta, ac
 
 
 @kernel
-def samples(ops, rows, j0, j1, N, indptr, indices, values, labels, tdense, theta, wt, acts, dacts):
-    """Phase 1 for batch rows [j0, j1): forward, loss, backward down to the output of
-    operation 0.  Returns the sum of log(y[label] + 1e-7) (or of t * log(y + 1e-7))."""
-    n_ops = ops.shape[0]
-    last = n_ops - 1
-    forward_rows(ops, n_ops, rows, j0, j1, N, indptr, indices, values, theta, acts)
+def first_rows(ops, rows, j0, j1, N, indptr, indices, values, theta, acts):
+    """Operation 0 (the Affine reading the CSR) for batch rows [j0, j1)."""
+    forward_rows(ops, 1, rows, j0, j1, N, indptr, indices, values, theta, acts)
+
+
+@kernel
+def dense_forward(ops, N, theta, acts):
+    """Operations 1..last-1 over the whole batch: activations elementwise, Affines
+    ``a = z @ W + b`` by one BLAS product each (np.dot)."""
+    last = ops.shape[0] - 1
+    for k in range(1, last):
+        kind = ops[k, KIND]
+        n_out = ops[k, OUT]
+        if kind == AFFINE:
+            n_in = ops[k, IN]
+            p = ops[k, POFF]
+            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
+            b = theta[p + n_in * n_out:p + n_in * n_out + n_out]
+            out = block(ops, acts, k, N)
+            np.dot(block(ops, acts, k - 1, N), W, out)
+            for j in range(N):
+                o = out[j]
+                for h in range(n_out):
+                    o[h] += b[h]
+        elif kind == RELU or kind == SIGMOID:
+            a = ops[k - 1, AOFF]
+            src = acts[N * a:N * (a + n_out)]
+            a = ops[k, AOFF]
+            dst = acts[N * a:N * (a + n_out)]
+            if kind == RELU:
+                relu(src, dst)
+            else:
+                sigmoid(src, dst)
+        else:
+            raise ValueError("unknown operation kind")
+
+
+@kernel
+def loss_rows(ops, rows, j0, j1, N, labels, tdense, theta, acts, dacts):
+    """Softmax-with-loss for batch rows [j0, j1): y, and dL/da = (y - t) / N.  Returns
+    the sum of log(y[label] + 1e-7) (or of t * log(y + 1e-7))."""
+    last = ops.shape[0] - 1
+    softmax(block(ops, acts, last - 1, N)[j0:j1], block(ops, acts, last, N)[j0:j1])
     y = block(ops, acts, last, N)
     dy = block(ops, dacts, last - 1, N)
     C = ops[last, OUT]
@@ -314,43 +358,46 @@ def samples(ops, rows, j0, j1, N, indptr, indices, values, labels, tdense, theta
             for c in range(C):
                 gr[c] = yr[c] * inv_n
             gr[lab] = (yr[lab] - 1) * inv_n
-    zero = theta.dtype.type(0.0)
+    return logsum
+
+
+@kernel
+def dense_backward(ops, N, theta, grad, acts, dacts):
+    """Backward over the whole batch from the loss down to the output of operation 0:
+    for each Affine k > 0 first ``dW = z.T @ dout`` into grad, then ``dz = dout @ W.T``
+    (both np.dot); activations elementwise."""
+    last = ops.shape[0] - 1
     for k in range(last - 1, 0, -1):
         kind = ops[k, KIND]
         n_out = ops[k, OUT]
         n_in = ops[k, IN]
         if kind == AFFINE:
-            # dx = dout @ W.T, with W.T (OUT, IN) kept in wt
             p = ops[k, POFF]
-            WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
-            dx = block(ops, dacts, k - 1, N)
-            for j in range(j0, j1):
-                o = dx[j]
-                for i in range(n_in):
-                    o[i] = zero
-            mm_rows(block(ops, dacts, k, N), WT, dx, j0, j1)
+            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
+            G = grad[p:p + n_in * n_out].reshape((n_in, n_out))
+            dout = block(ops, dacts, k, N)
+            np.dot(block(ops, acts, k - 1, N).T, dout, G)
+            np.dot(dout, W.T, block(ops, dacts, k - 1, N))
         elif kind == RELU or kind == SIGMOID:
             a = ops[k, AOFF]
-            dout = dacts[N * a + j0 * n_out:N * a + j1 * n_out]
-            yk = acts[N * a + j0 * n_out:N * a + j1 * n_out]
+            dout = dacts[N * a:N * (a + n_out)]
+            yk = acts[N * a:N * (a + n_out)]
             a = ops[k - 1, AOFF]
-            dx = dacts[N * a + j0 * n_out:N * a + j1 * n_out]
+            dx = dacts[N * a:N * (a + n_out)]
             if kind == RELU:
                 relu_backward_from_output(dout, yk, dx)
             else:
                 sigmoid_backward(dout, yk, dx)
         else:
             raise ValueError("unknown operation kind")
-    return logsum
 
 
 @kernel
 def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
                 kind, hp, t, lam, acts, dacts, xtb, wdrow, direct):
-    """Phase 2 for rows r0..r1-1 of operation k's [W; b]: gradient, weight decay, update,
-    W.T.  Writes each row's sum of W ** 2 before the update into wdrow[w0 + row - r0]
-    (w0: the item's first row there; only with weight decay).  xtb: scratch shaped like
-    acts, for the Affines' inputs transposed.  direct: update operation 0's W in
+    """Phase 4 for rows r0..r1-1 of operation k's [W; b]: the first Affine's gradient (the
+    others' dW come from :func:`dense_backward`), db, weight decay, update.  Writes each row's sum of W ** 2 before the update into wdrow[w0 + row - r0]
+    (w0: the item's first row there; only with weight decay).  xtb, wt: not used.  direct: update operation 0's W in
     place (plain SGD, lam = 0), with no gradient buffer."""
     n_in = ops[k, IN]
     n_out = ops[k, OUT]
@@ -407,18 +454,6 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
                         gr = G[indices[q] - r0]
                         for h in range(n_out):
                             gr[h] += v * g[h]
-        else:
-            G.ravel()[:] = zero
-            # dW[r0:rw] = x[:, r0:rw].T @ dout, summed over the batch in sample order;
-            # x[:, r0:rw].T copied first into this item's rows of xt (contiguous tiles)
-            x = block(ops, acts, k - 1, N)
-            a = ops[k - 1, AOFF]
-            xt = xtb[N * a + r0 * N:N * a + rw * N].reshape((nr, N))
-            for j in range(N):
-                xr = x[j, r0:rw]
-                for i in range(nr):
-                    xt[i, j] = xr[i]
-            mm_rows(xt, dout, G, 0, nr)
         if lam != 0.0 and not (k == 0 and direct):
             lam_t = theta.dtype.type(lam)
             gf = G.ravel()
@@ -436,27 +471,6 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
                 gb[h] += g[h]
     if i1 > i0:
         apply_range(kind, hp, t, theta, grad, s1, s2, i0, i1)
-    if k > 0 and nr > 0:
-        WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))[:, r0:rw]
-        for i in range(nr):
-            wr = W[i]
-            for h in range(n_out):
-                WT[h, i] = wr[h]
-
-
-@kernel
-def transpose_all(ops, theta, wt):
-    """wt = every Affine's W transposed (but operation 0's, which needs none)."""
-    for k in range(1, ops.shape[0]):
-        if ops[k, KIND] == AFFINE:
-            n_in = ops[k, IN]
-            n_out = ops[k, OUT]
-            p = ops[k, POFF]
-            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
-            WT = wt[p:p + n_in * n_out].reshape((n_out, n_in))
-            for i in range(n_in):
-                for h in range(n_out):
-                    WT[h, i] = W[i, h]
 
 
 @kernel
@@ -471,18 +485,22 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
     (ignored when tdense has rows); tdense (N_data, C) targets or (0, C); theta (P,)
     updated in place; s1, s2: the optimizer's state (P,) or empty; kind, hp: the
     optimizer (kernels.optimizers); lam: weight decay; the rest from
-    :func:`make_buffers`.
+    :func:`make_buffers` (xtb and wt are not used).
     """
     direct = kind == SGD and lam == 0.0
-    transpose_all(ops, theta, wt)
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
         N = rows.size
         T = chunks(N)
         for c in range(T):
-            gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
-                               values, labels, tdense, theta, wt, acts, dacts)
+            first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
+                       theta, acts)
+        dense_forward(ops, N, theta, acts)
+        for c in range(T):
+            gloss[c] = loss_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, labels, tdense,
+                                 theta, acts, dacts)
+        dense_backward(ops, N, theta, grad, acts, dacts)
         for i in range(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                         values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
@@ -493,18 +511,24 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
 @kernel(parallel=True)
 def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
                          theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
-    """Twin of :func:`train_steps_serial`: the chunks of each batch in parallel, then the
-    items in parallel.  Same bits as the serial twin on any number of threads."""
+    """Twin of :func:`train_steps_serial`: the first Affine's chunks of each batch in
+    parallel, the dense products (np.dot) between the parallel regions, then the items
+    in parallel.  Same bits as the serial twin on any number of numba threads (BLAS
+    threads as the caller sets them; see :func:`train_steps`)."""
     direct = kind == SGD and lam == 0.0
-    transpose_all(ops, theta, wt)
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
         N = rows.size
         T = chunks(N)
         for c in prange(T):
-            gloss[c] = samples(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices,
-                               values, labels, tdense, theta, wt, acts, dacts)
+            first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
+                       theta, acts)
+        dense_forward(ops, N, theta, acts)
+        for c in range(T):
+            gloss[c] = loss_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, labels, tdense,
+                                 theta, acts, dacts)
+        dense_backward(ops, N, theta, grad, acts, dacts)
         for i in prange(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                         values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,

@@ -33,3 +33,16 @@ def test_deep_table_rows_agree_with_the_book_loop():
     assert book["diff_backprop"] < 1e-5 and cached["diff_backprop"] < 1e-5
     text = grad.deep_table(rows, "title")
     assert text.splitlines()[0] == "title" and "ran over" in text.splitlines()[-1]
+
+
+def test_bench_deep_runs_bench_deep_with_threads_and_rounds(monkeypatch):
+    """`fastnn bench --deep` calls bench.deep.main on the largest of --threads, 9 rounds (3 quick)."""
+    from fastnn.cli import build_parser
+    _runner()
+    deep = importlib.import_module("bench.deep")
+    calls = []
+    monkeypatch.setattr(deep, "main", lambda argv: calls.append(argv) or 0)
+    for argv in (["bench", "--deep", "--threads", "1,2"], ["bench", "--deep", "--threads", "1", "--quick"]):
+        args = build_parser().parse_args(argv)
+        assert args.func(args) == 0
+    assert calls == [["--threads", "2", "--rounds", "9"], ["--threads", "1", "--rounds", "3"]]

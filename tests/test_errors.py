@@ -257,7 +257,9 @@ def test_non_contiguous_params_are_copied_not_refused(small):
     (lambda n, x, t: n.train_step(x, t, lr=0), ValueError, r"^lr: expected a finite number > 0, got 0$"),
     (lambda n, x, t: n.train_step(x, t, lr=None), TypeError, r"^lr: expected a number, got NoneType None$"),
     (lambda n, x, t: FusedSGD(n, 0.1, parallel="yes"), ValueError, r"^parallel: expected None, True or False, got 'yes'$"),
-    (lambda n, x, t: FusedSGD("net", 0.1), TypeError, r"^net: expected a network described by kernels.graph \(with ops, theta, params, check_params, check_input\), got str$"),
+    (lambda n, x, t: FusedSGD("net", 0.1), TypeError,
+     r"^net: expected a network described by kernels.graph \(with ops, theta, params, check_params, "
+     r"check_input\), got str$"),
     (lambda n, x, t: TwoLayerNet(784, 50, 10, weight_init_std=float("inf")), ValueError,
      r"^weight_init_std: expected a finite number >= 0, got inf$"),
     (lambda n, x, t: TwoLayerNet(784, 50, 10, rng=0), TypeError, r"^rng: expected a numpy.random.Generator, got int$"),

@@ -254,3 +254,37 @@ def test_step_equals_layer_path(name, depth):
     tol_p, tol_l = TOL[dtype]
     TR.R.agree(b.theta, a.theta, tol_p, f"{name} depth {depth} theta")
     TR.R.agree(lb, la, tol_l, f"{name} depth {depth} losses")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bits_equal_on_one_and_two_blas_threads(dtype):
+    """The dense products run by BLAS (np.dot): one and two BLAS threads give the same bits,
+    so fastnn.fused's choice of BLAS threads changes no result (OpenBLAS splits a product's
+    rows and columns among threads, never the summed dimension)."""
+    from fastnn.threads import _blas_pools
+    pools = [p for p in _blas_pools() if p.get_num_threads()]
+    if not pools:
+        pytest.skip("no BLAS library under threadpoolctl")
+    sizes = (80, 128, 128, 10)
+    rng = np.random.default_rng(2)
+    x, t = batches(rng, 3, 128, sizes[0], sizes[-1], zeros=0.5, dtype=dtype)
+    csr, t = to_csr(x), t.astype(np.intp)
+    ops, _, P, width = KG.mlp(sizes, "relu")
+    results = []
+    old = [p.get_num_threads() for p in pools]
+    try:
+        for n in (1, 2):
+            for p in pools:
+                p.set_num_threads(n)
+            theta = (0.1 * np.random.default_rng(3).standard_normal(P)).astype(dtype)
+            s1, s2 = np.zeros(P, dtype), np.zeros(P, dtype)
+            losses = np.empty(3)
+            KT.train_steps(ops, csr, t, np.arange(384), 0, 3, 128, theta, KO.ADAM,
+                           np.array(TR.HYPER["adam"], np.float64), 0, s1, s2, 0.0,
+                           KT.make_buffers(ops, width, P, 128, dtype), None, losses, parallel=False)
+            results.append((theta, losses))
+    finally:
+        for p, n in zip(pools, old):
+            p.set_num_threads(n)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -1,4 +1,5 @@
-"""``fastnn bench``: the training-throughput matrix of bench/run.py.
+"""``fastnn bench``: the training-throughput matrix of bench/run.py (``--grad``: bench/grad.py,
+``--deep``: bench/deep.py).
 
 The benchmarks live in the source tree's bench/ folder (next to the
 ``fastnn`` package), which an installed wheel does not carry.
@@ -38,7 +39,26 @@ def register(sub):
                    help="instead: time one gradient numerically (the book's loop, fastnn full and "
                         "incremental) and by backprop (NumPy, fastnn), with each one's agreement "
                         "with backprop (bench/grad.py)")
-    p.set_defaults(func=lambda args: _grad(args) if args.grad else _runner().run(args))
+    p.add_argument("--deep", action="store_true",
+                   help="instead: 784-100x4-10 Adam against lean NumPy and PyTorch, every optimizer "
+                        "against SGD on 784-50-10, fused kernels (bench/deep.py) on the largest of "
+                        "--threads; 9 rounds (--quick: 3)")
+    p.set_defaults(func=_dispatch)
+
+
+def _dispatch(args):
+    if args.grad:
+        return _grad(args)
+    if args.deep:
+        return _deep(args)
+    return _runner().run(args)
+
+
+def _deep(args):
+    _runner()      # imports the source checkout's bench package
+    threads = max(args.threads) if getattr(args, "threads", None) else 1
+    rounds = 3 if getattr(args, "quick", False) else 9
+    return importlib.import_module("bench.deep").main(["--threads", str(threads), "--rounds", str(rounds)])
 
 
 def _grad(args):
