@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import kernels as K
-import kernels.fused as KF
 
 from . import cases
 

@@ -327,7 +327,7 @@ class Optimizer:
                                  f"(and nothing per key), got {', '.join(sorted(d['arrays']))}")
             shapes = {(a.shape, a.dtype) for a in flat.values()}
             if len(shapes) != 1:
-                raise ShapeError(f"state: flat arrays of different shapes or dtypes: "
+                raise ShapeError("state: flat arrays of different shapes or dtypes: "
                                  + ", ".join(f"{k} {describe(a)}" for k, a in flat.items()))
         elif any(keys):
             ref = keys[0]

@@ -284,12 +284,9 @@ def test_numerical_methods_are_the_librarys():
 def test_trainer_fused_path_equals_layer_path(name):
     """Trainer on the fused step and on the layer path: the same run (float64, 3 epochs of a
     784-16-12-10 ReLU net with weight decay), the same weights and history up to rounding."""
-    import fastnn.fused
     from fastnn.datasets import load
     from fastnn.optimizers import make
     from fastnn.trainer import Trainer
-    if not hasattr(fastnn.fused, "Fused"):
-        pytest.skip("this version of fastnn has no Fused")
     x, t = load("mnist-sample", download=False, dtype="float64").train
     x, t = x[:600], t[:600]
     runs = []
@@ -318,8 +315,6 @@ def test_a_network_the_fused_step_cannot_take_trains_on_the_layer_path(monkeypat
     import fastnn.fused
     from fastnn.optimizers import Adam
     from fastnn.trainer import Trainer
-    if not hasattr(fastnn.fused, "Fused"):
-        pytest.skip("this version of fastnn has no Fused")
 
     def refuse(self, x, t):
         raise ValueError("net: the fused step has no kernel for Dropout yet")

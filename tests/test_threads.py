@@ -125,7 +125,7 @@ def test_threads_too_many_on_the_command_line(tmp_path, capsys):
     code = main(["train", "--dataset", "mnist-sample", "--iterations", "1", "--quiet",
                  "--threads", str(cores() + 1), "--out", str(tmp_path / "run")])
     assert code == 2
-    assert f"threads: expected an integer in [1, " in capsys.readouterr().err
+    assert "threads: expected an integer in [1, " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("key", ["NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])

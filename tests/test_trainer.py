@@ -5,15 +5,9 @@ import signal
 import numpy as np
 import pytest
 
-from fastnn import SGD, Momentum, TwoLayerNet
+from fastnn import Momentum, TwoLayerNet
 from fastnn.datasets import load
 from fastnn.trainer import Trainer, TrainingDiverged, TrainingInterrupted, evaluate
-
-try:
-    import fastnn.fused  # noqa: F401
-    HAVE_FUSED = True
-except ImportError:
-    HAVE_FUSED = False
 
 
 @pytest.fixture(scope="module")
@@ -283,7 +277,6 @@ def test_numerical_gradient_training_follows_backprop():
         np.testing.assert_allclose(runs[1].net.params[k], runs[0].net.params[k], rtol=1e-5, atol=1e-7)
 
 
-@pytest.mark.skipif(not HAVE_FUSED, reason="fastnn.fused is not in this version")
 def test_fused_step_matches_the_layers(small):
     a = make(small, np.float64, epochs=1)
     b = make(small, np.float64, epochs=1, fused=False)
@@ -294,7 +287,6 @@ def test_fused_step_matches_the_layers(small):
         np.testing.assert_allclose(a.net.params[k], b.net.params[k], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.skipif(not HAVE_FUSED, reason="fastnn.fused is not in this version")
 @pytest.mark.parametrize("sampling", ["shuffle", "random"])
 def test_steps_per_call_does_not_change_the_result(small, sampling):
     runs = [make(small, np.float32, batch_size=64, iterations=40, sampling=sampling, steps_per_call=k)
@@ -309,14 +301,9 @@ def test_steps_per_call_does_not_change_the_result(small, sampling):
 
 
 def test_step_kind_without_sgd(small):
-    # every optimizer of fastnn.optimizers trains on the fused step where Fused exists
-    import fastnn.fused
+    # every optimizer of fastnn.optimizers trains on the fused step
     tr = make(small, optimizer=Momentum())
-    assert tr.step_kind == ("fused" if hasattr(fastnn.fused, "Fused") else "layers")
-    if not HAVE_FUSED:
-        assert make(small).step_kind == "layers"
-        with pytest.raises(ValueError, match="fused"):
-            make(small, fused=True)
+    assert tr.step_kind == "fused"
 
 
 # -- argument checks -------------------------------------------------------------
@@ -379,8 +366,6 @@ def test_one_level_of_parallelism(small, fused, blas, want):
     import numba
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs two numba threads")
-    if fused is None and not HAVE_FUSED:
-        pytest.skip("no fused path")
     seen = []
     tr = make(small, iterations=2, threads=2, fused=fused, blas_threads=blas,
               callbacks=[lambda trainer, event: seen.append(numba.get_num_threads())])

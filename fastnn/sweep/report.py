@@ -134,7 +134,7 @@ def plot_throughput(path, spec, records, group):
                    alpha=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("training throughput, samples/s (one worker thread)")
-    ax.set_ylabel(f"validation accuracy (last epoch)")
+    ax.set_ylabel("validation accuracy (last epoch)")
     ax.set_title(f"{len(ok)} trials by {group}")
     ax.grid(True, alpha=0.3)
     if groups:
