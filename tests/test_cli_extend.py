@@ -158,3 +158,21 @@ def test_early_stoppings_best_weights_include_the_running_statistics(tmp_path):
     again.state[...] = 0
     tr2._restore_best()
     np.testing.assert_array_equal(again.state, best_state)
+
+
+def test_sweep_trials_take_them():
+    """fastnn sweep builds its trials with fastnn train's builder: --dropout and --batchnorm
+    reach the network (an option it did not pass would be refused by check_buildable)."""
+    from fastnn.sweep.options import parse_options
+    from fastnn.sweep.trial import build_run
+    rng = np.random.default_rng(0)
+    data = {"train": (rng.random((200, 784), dtype=np.float32), rng.integers(0, 10, 200)),
+            "val": (rng.random((20, 784), dtype=np.float32), rng.integers(0, 10, 20)),
+            "classes": 10}
+    args = parse_options(["--hidden", "8,8", "--dropout", "0.3", "--batchnorm", "--seed", "1",
+                          "--iterations", "2"])
+    net, _ = build_run(args, data)
+    assert type(net) is MultiLayerNetExtend
+    assert (net.use_dropout, net.dropout_ratio, net.use_batchnorm) == (True, 0.3, True)
+    net, _ = build_run(parse_options(["--hidden", "8,8", "--seed", "1", "--iterations", "2"]), data)
+    assert type(net) is MultiLayerNet
