@@ -73,6 +73,9 @@ def save_checkpoint(state, path, **extra):
         best = dict(best)
         for k, v in (best.pop("params") or {}).items():
             arrays[f"best.{k}"] = v
+        if best.get("net_state") is not None:     # and its running statistics
+            arrays[f"best.{NET_STATE}"] = best["net_state"]
+        best.pop("net_state", None)
     meta = {
         "format": CHECKPOINT_FORMAT, "version": VERSION, "net": state["net"],
         "optimizer": {"name": opt["name"], "scalars": opt["scalars"]},
@@ -208,7 +211,8 @@ def load_checkpoint(path):
         best = meta.get("best")
         if best is not None:
             best = dict(best, params={k: arrays[f"best.{k}"] for k in net.params}
-                        if any(k.startswith("best.") for k in arrays) else None)
+                        if any(k.startswith("best.") for k in arrays) else None,
+                        net_state=arrays.get(f"best.{NET_STATE}"))
         state["best"] = best
     except (KeyError, TypeError) as e:
         raise CheckpointError(f"{path}: incomplete checkpoint metadata (missing {e})") from None

@@ -51,6 +51,7 @@ import numpy as np
 
 from . import _signals
 from ._checks import one_of, positive_int
+from .architecture import network_state
 from .evaluation import check_data, check_network, eval_buffers, evaluate, forward_passes
 from .history import EPOCH_KEYS, OPTIONAL_KEYS, epoch_keys, new_history
 from .optimizer_state import load_optimizer_state, optimizer_state
@@ -257,6 +258,7 @@ class Trainer:
         self.best_epoch = None      # early stopping: the epoch whose weights are kept
         self._best_loss = math.inf
         self._best_params = None
+        self._best_state = None     # the network's state buffer (running statistics) then
         self._bad_epochs = 0
         self.stopped_early = False
         self.interrupted = False
@@ -437,6 +439,8 @@ class Trainer:
         if val_loss < self._best_loss:
             self._best_loss, self.best_epoch, self._bad_epochs = val_loss, self.epoch + 1, 0
             self._best_params = {k: v.copy() for k, v in self.net.params.items()}
+            state = network_state(self.net)
+            self._best_state = None if state is None else state.copy()
             return
         self._bad_epochs += 1
         if self._bad_epochs >= self.early_stopping:
@@ -446,6 +450,8 @@ class Trainer:
     def _restore_best(self):
         for k, v in self._best_params.items():
             self.net.params[k][...] = v
+        if self._best_state is not None:
+            network_state(self.net)[...] = self._best_state
 
     def _notify(self, event):
         for cb in self.callbacks:

@@ -49,7 +49,8 @@ def trainer_state(trainer):
             "epoch": trainer.best_epoch, "loss": trainer._best_loss, "bad_epochs": trainer._bad_epochs,
             "stopped": trainer.stopped_early,
             "params": None if trainer._best_params is None else
-            {k: v.copy() for k, v in trainer._best_params.items()}},
+            {k: v.copy() for k, v in trainer._best_params.items()},
+            "net_state": None if trainer._best_state is None else trainer._best_state.copy()},
     }
 
 
@@ -102,3 +103,6 @@ def load_trainer_state(trainer, state):
         trainer._bad_epochs, trainer.stopped_early = int(best["bad_epochs"]), bool(best["stopped"])
         trainer._best_params = None if best["params"] is None else \
             {k: np.array(best["params"][k], dtype=net.dtype) for k in net.params}
+        saved = best.get("net_state")
+        trainer._best_state = None if saved is None or network_state(net) is None else \
+            np.array(saved, dtype=net.dtype).reshape(network_state(net).shape)

@@ -441,11 +441,11 @@ def test_an_option_added_to_fastnn_train_is_an_axis_and_never_silently_ignored(m
     sub = holder.add_subparsers(parser_class=Raising)
     register(sub)
     train = sub.choices["train"]
-    train.add_argument("--dropout", type=float, help="a future option")
+    train.add_argument("--label-smoothing", type=float, help="a future option")
     monkeypatch.setattr(options, "_train_parser", lambda: train)
-    assert "dropout" in option_names()
-    spec = parse_spec({"axes": {"dropout": [0.0, 0.5]}})       # a valid axis at once
-    with pytest.raises(OptionError, match=r"trial 0 \(dropout = 0.0\): --dropout: fastnn train "
-                                          "takes it, but this version of fastnn sweep does not "
-                                          "pass it to trials yet"):
+    assert "label_smoothing" in option_names()
+    spec = parse_spec({"axes": {"label_smoothing": [0.0, 0.1]}})     # a valid axis at once
+    with pytest.raises(OptionError, match=r"trial 0 \(label_smoothing = 0.0\): --label-smoothing: "
+                                          "fastnn train takes it, but this version of fastnn "
+                                          "sweep does not pass it to trials yet"):
         expand(spec)

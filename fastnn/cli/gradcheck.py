@@ -44,7 +44,7 @@ def register(sub):
                                    "options are those of `fastnn train` (default: the book's "
                                    "gradient check, TwoLayerNet(784, 50, 10) with ReLU).")
     p.add_argument("--batch", type=_batch, default=3, help="number of digits, 3..100 (default 3)")
-    add_network_options(p, {"activation": "relu"})
+    add_network_options(p, {"activation": "relu"}, regularization=False)
     add_optimizer_options(p)
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="arithmetic (default float64: central differences need its precision)")

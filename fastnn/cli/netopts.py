@@ -1,13 +1,15 @@
 """Network and optimizer options shared by the subcommands that build a network.
 
     add_network_options(parser)                  # --hidden --activation --weight-init --weight-decay
+                                                 # --dropout --batchnorm
     add_optimizer_options(parser)                # --optimizer --lr --momentum --beta1 --beta2
     net = network_from_args(args, 784, 10, dtype="float32", seed=0)
     opt = optimizer_from_args(args)
 
 Defaults are the book's training run (ch. 4): one hidden layer of 50 sigmoid units, weights
 drawn with std 0.01, SGD with lr 0.1. A hidden list of one width builds the book's TwoLayerNet
-(unless an initialisation by name asks for MultiLayerNet's); a longer one a MultiLayerNet. Without --lr each optimizer takes its own default (the book's: 0.01, Adam
+(unless an initialisation by name asks for MultiLayerNet's); a longer one a MultiLayerNet;
+--dropout or --batchnorm a MultiLayerNetExtend (the book's chapter 6). Without --lr each optimizer takes its own default (the book's: 0.01, Adam
 0.001; SGD 0.1 as in the book's training run). Bad values stop argparse with one message
 naming the option.
 
@@ -39,14 +41,17 @@ TWO_LAYER_INIT = 0.01
 #: Network options with the values a run uses when they are not given (None: see
 #: weight_init_of).
 NETWORK_DEFAULTS = {"hidden": [50], "activation": "sigmoid", "weight_init": None,
-                    "weight_decay": 0.0}
+                    "weight_decay": 0.0, "dropout": 0.0, "batchnorm": False}
+#: The options that make the network a MultiLayerNetExtend.
+REGULARIZATION = ("dropout", "batchnorm")
 #: Optimizer options, likewise (None: the optimizer's own default).
 OPTIMIZER_DEFAULTS = {"optimizer": "sgd", "lr": None, "momentum": None, "beta1": None,
                       "beta2": None}
 #: Python argument names in the library's messages, and the options that set them.
 OPTION_NAMES = {"hidden_size": "--hidden", "hidden_size_list": "--hidden",
                 "activation": "--activation", "weight_init_std": "--weight-init",
-                "weight_decay_lambda": "--weight-decay", "lr": "--lr", "momentum": "--momentum",
+                "weight_decay_lambda": "--weight-decay", "dropout_ratio": "--dropout",
+                "lr": "--lr", "momentum": "--momentum",
                 "beta1": "--beta1", "beta2": "--beta2"}
 
 
@@ -105,8 +110,21 @@ def parse_decay(text):
     return v
 
 
+def parse_dropout(text):
+    """The dropout ratio: a number in [0, 1), 0 for no dropout."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = None
+    if v is None or not 0 <= v < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a dropout ratio in [0, 1) (0: no dropout), got {text!r}")
+    return v
+
+
 for _f, _name in ((parse_hidden, "hidden list"), (parse_weight_init, "weight init"),
-                  (parse_rate, "rate"), (parse_decay, "weight decay")):
+                  (parse_rate, "rate"), (parse_decay, "weight decay"),
+                  (parse_dropout, "dropout ratio")):
     _f.__name__ = _name     # argparse names the type in its messages
 
 
@@ -120,15 +138,18 @@ def _shown(defaults, key, text=None):
     return str(value)
 
 
-def add_network_options(parser, defaults=None, *, fill=True):
+def add_network_options(parser, defaults=None, *, fill=True, regularization=True):
     """Add the network options to ``parser`` (a parser or an argument group).
 
     defaults: values that differ from NETWORK_DEFAULTS for this command. fill: argparse
     fills in the defaults; False leaves unset options None (a command that tells given
     options from defaults, such as ``train --resume``, fills them itself).
+    regularization: offer --dropout and --batchnorm (False: a command that cannot use
+    them, such as gradcheck, which has no numerical gradient for them).
     Returns the argument group.
     """
     d = {**NETWORK_DEFAULTS, **(defaults or {})}
+    keys = [k for k in NETWORK_DEFAULTS if regularization or k not in REGULARIZATION]
     g = parser.add_argument_group("network") if hasattr(parser, "add_argument_group") else parser
     g.add_argument("--hidden", type=parse_hidden, metavar="H[,H...]",
                    help=f"hidden layer widths, e.g. 100,100,100 ({_shown(d, 'hidden')}); one width "
@@ -142,8 +163,16 @@ def add_network_options(parser, defaults=None, *, fill=True):
     g.add_argument("--weight-decay", type=parse_decay, metavar="LAMBDA",
                    help=f"L2 weight decay lambda, 0.5*lambda*sum(W**2) added to the loss "
                         f"({d['weight_decay']:g})")
+    if regularization:
+        g.add_argument("--dropout", type=parse_dropout, metavar="RATIO",
+                       help="dropout after every hidden activation, dropping this fraction of "
+                            "the units while training, in [0, 1) (0: none); builds the book's "
+                            "MultiLayerNetExtend")
+        g.add_argument("--batchnorm", action="store_true", default=None,
+                       help="batch normalization after every hidden Affine (running mean and "
+                            "variance for inference, momentum 0.9); builds MultiLayerNetExtend")
     if fill:
-        parser.set_defaults(**{k: d[k] for k in NETWORK_DEFAULTS})
+        parser.set_defaults(**{k: d[k] for k in keys})
     return g
 
 
@@ -175,15 +204,28 @@ def weight_init_of(args):
     return "he" if args.activation == "relu" else "xavier"
 
 
+def is_extended(args):
+    """Whether the options ask for dropout or batch normalization (MultiLayerNetExtend)."""
+    return bool(getattr(args, "dropout", 0.0)) or bool(getattr(args, "batchnorm", False))
+
+
 def is_two_layer(args):
     """Whether the options describe the book's TwoLayerNet: one hidden layer, weights drawn
-    with a given std."""
-    return len(args.hidden) == 1 and not isinstance(weight_init_of(args), str)
+    with a given std, no dropout or batch normalization."""
+    return len(args.hidden) == 1 and not isinstance(weight_init_of(args), str) and \
+        not is_extended(args)
 
 
-def multilayer_class():
-    """MultiLayerNet, or ValueError when this version of fastnn has none."""
+def multilayer_class(args=None):
+    """MultiLayerNet (MultiLayerNetExtend when ``args`` ask for dropout or batch
+    normalization), or ValueError when this version of fastnn has none."""
     import fastnn
+    if args is not None and is_extended(args):
+        cls = getattr(fastnn, "MultiLayerNetExtend", None)
+        if cls is None:
+            raise ValueError("--dropout, --batchnorm: need MultiLayerNetExtend, which this "
+                             "version of fastnn does not have")
+        return cls
     cls = getattr(fastnn, "MultiLayerNet", None)
     if cls is None:
         raise ValueError("--hidden: a network other than the two-layer one needs MultiLayerNet, "
@@ -193,17 +235,24 @@ def multilayer_class():
 
 def network_from_args(args, input_size, output_size, *, dtype, seed=None, rng=None):
     """The network the options describe: TwoLayerNet when is_two_layer(args), else a
-    MultiLayerNet(input_size, hidden, output_size, ...)."""
+    MultiLayerNet(input_size, hidden, output_size, ...), or with --dropout or --batchnorm a
+    MultiLayerNetExtend (its dropout masks drawn from the generator that drew its weights)."""
     init = weight_init_of(args)
     if is_two_layer(args):
         from ..network import TwoLayerNet
         return TwoLayerNet(input_size, args.hidden[0], output_size, init,
                            activation=args.activation, dtype=dtype, seed=seed, rng=rng,
                            weight_decay_lambda=args.weight_decay)
-    return multilayer_class()(input_size, list(args.hidden), output_size,
-                              activation=args.activation, weight_init_std=init,
-                              weight_decay_lambda=args.weight_decay, dtype=dtype, seed=seed,
-                              rng=rng)
+    kwargs = {}
+    if is_extended(args):
+        dropout = getattr(args, "dropout", 0.0)
+        kwargs = {"use_dropout": dropout > 0, "use_batchnorm": bool(getattr(args, "batchnorm", False))}
+        if dropout > 0:
+            kwargs["dropout_ratio"] = dropout
+    return multilayer_class(args)(input_size, list(args.hidden), output_size,
+                                  activation=args.activation, weight_init_std=init,
+                                  weight_decay_lambda=args.weight_decay, dtype=dtype, seed=seed,
+                                  rng=rng, **kwargs)
 
 
 def optimizer_class(name):
@@ -254,6 +303,10 @@ def describe_network(net, args):
         (init if isinstance(init, str) else f"std {init:g}")
     if args.weight_decay:
         text += f", weight decay {args.weight_decay:g}"
+    if getattr(args, "batchnorm", False):
+        text += ", batch norm"
+    if getattr(args, "dropout", 0.0):
+        text += f", dropout {args.dropout:g}"
     return f"{text}, {net.dtype.name}"
 
 

@@ -24,7 +24,7 @@ from .checkpointer import CHECKPOINT_SECONDS, Checkpointer
 from .endings import EXIT_DIVERGED, EXIT_NOT_SAVED, diverged, interrupted, not_saved
 from .netopts import (add_network_options, add_optimizer_options, check_optimizer_args,
                       default_lr, describe_network, describe_optimizer, hyper_parameters,
-                      is_two_layer, multilayer_class, network_from_args, optimizer_class,
+                      is_extended, is_two_layer, multilayer_class, network_from_args, optimizer_class,
                       optimizer_from_args, weight_init_of)
 from .progress import EpochPrinter, Progress, plural, secs
 from .resume import apply_saved, saved_args_of
@@ -121,9 +121,14 @@ def run(args):
 def build_model(args, input_size, classes):
     """(net, optimizer) as fastnn train builds them from its options ``args`` (defaults
     filled in), recording in ``args`` the numerical method and optimizer settings used."""
+    if is_extended(args) and args.grad == "numerical":
+        raise ValueError("--grad numerical: not available with --dropout or --batchnorm "
+                         "(fastnn has no numerical gradient for them yet); use backprop")
     net = network_from_args(args, input_size, classes, dtype=args.dtype, seed=args.seed)
     optimizer = optimizer_from_args(args)
-    if args.numerical_method is None:
+    if args.numerical_method is None and is_extended(args):
+        args.numerical_method = "cached"    # recorded only: backprop is the only gradient
+    elif args.numerical_method is None:
         from ..numerical import default_method
         args.numerical_method = default_method(net)
     for key, value in hyper_parameters(optimizer).items():
@@ -177,7 +182,7 @@ def _run(args, stop):
     check_optimizer_args(args)      # bad input stops before any data are read
     optimizer_class(args.optimizer)
     if not is_two_layer(args):
-        multilayer_class()
+        multilayer_class(args)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     with RunFolder(out) as folder:
         data = load(args.dataset, data_dir=args.data_dir,

@@ -30,7 +30,7 @@ __all__ = ["run_trial", "worker_data", "check_buildable", "build_run"]
 BUILT = {"grad", "numerical_method", "epochs", "iterations", "batch_size", "dtype", "seed",
          "sampling", "lr_schedule", "early_stopping",
          # fastnn.cli.netopts: network_from_args and optimizer_from_args
-         "hidden", "activation", "weight_init", "weight_decay",
+         "hidden", "activation", "weight_init", "weight_decay", "dropout", "batchnorm",
          "optimizer", "lr", "momentum", "beta1", "beta2"}
 
 
