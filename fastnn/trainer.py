@@ -90,7 +90,8 @@ class Trainer:
         it is evaluated like the others.
     sampling: "shuffle" or "random" (see the module docstring).
     grad: "backprop" or "numerical" (``net.numerical_gradient(x, t, method=
-        numerical_method)``, far slower; for checking and teaching).
+        numerical_method)``, far slower; for checking and teaching); numerical_method
+        None: the fastest that applies (fastnn.numerical.default_method).
     fused: use fastnn.fused's training step for backprop when it applies: Fused(net,
         optimizer) for any description and any fastnn optimizer (versions without it:
         FusedSGD, the two-layer net with plain SGD). None: where it applies; True: required
@@ -133,7 +134,7 @@ class Trainer:
 
     def __init__(self, net, x_train, t_train, x_test=None, t_test=None, *, optimizer=None,
                  lr=0.1, batch_size=100, epochs=None, iterations=None, sampling="shuffle",
-                 grad="backprop", numerical_method="incremental", fused=None, seed=None,
+                 grad="backprop", numerical_method=None, fused=None, seed=None,
                  threads=None, blas_threads=1, eval_batch=10000, steps_per_call=None,
                  callbacks=(), handle_signals=True, validation_split=None,
                  early_stopping=None, lr_schedule=None, eval_test_each_epoch=False):
@@ -197,8 +198,9 @@ class Trainer:
         if grad not in GRADS:
             raise ValueError(f"grad: expected one of {', '.join(GRADS)}, got {grad!r}")
         self.grad = grad
-        from .numerical import METHODS
-        self.numerical_method = one_of("numerical_method", numerical_method, METHODS)
+        from .numerical import METHODS, default_method
+        self.numerical_method = (default_method(net) if numerical_method is None
+                                 else one_of("numerical_method", numerical_method, METHODS))
         if grad == "numerical" and not hasattr(net, "numerical_gradient"):
             raise ValueError("grad: 'numerical' needs TwoLayerNet.numerical_gradient, "
                              "which this version of fastnn does not have")

@@ -384,3 +384,17 @@ def test_evaluate_takes_a_set_larger_than_the_trainers_own():
     X = rng.random((300, 784)).astype(np.float32)
     T = rng.integers(0, 10, 300)
     assert trainer.evaluate(X, T) == evaluate(net, X, T)
+
+
+def test_numerical_training_of_a_deeper_net_uses_the_method_that_applies():
+    """grad="numerical" without numerical_method: "cached" for a deeper net (the two-layer
+    "incremental" does not apply there), "incremental" for the two-layer one."""
+    from fastnn import MultiLayerNet
+    rng = np.random.default_rng(0)
+    x, t = rng.random((40, 12)), rng.integers(0, 3, 40)
+    deep = Trainer(MultiLayerNet(12, [6, 5], 3, seed=0), x, t, grad="numerical", iterations=3, batch_size=10)
+    assert deep.numerical_method == "cached"
+    deep.fit()
+    assert deep.iteration == 3
+    assert Trainer(TwoLayerNet(12, 6, 3, seed=0), x, t, grad="numerical", iterations=1,
+                   batch_size=10).numerical_method == "incremental"
