@@ -330,3 +330,27 @@ def test_every_layer_path_method_runs_under_the_blas_policy(rng, monkeypatch):
     net.predict(x), net.loss(x, t), net.accuracy(x, t), net.gradient(x, t), net.evaluate(x, t)
     work = 7 * (6 * 5 + 5 * 4 + 4 * 3)
     assert calls == [("scores", work), ("loss", work), ("scores", work), ("gradient", work), ("evaluate", work)]
+
+
+def test_a_number_as_weight_init_std_scales_every_weight():
+    """weight_init_std=0.05: every W is 0.05 * N(0, 1) drawn in layer order from the seed's
+    generator, every b zero (the book's MultiLayerNet with a number)."""
+    net = MultiLayerNet(6, [5, 4], 3, weight_init_std=0.05, seed=7)
+    g = np.random.default_rng(7)
+    for i, (a, b) in enumerate([(6, 5), (5, 4), (4, 3)], start=1):
+        np.testing.assert_array_equal(net.params[f"W{i}"], 0.05 * g.standard_normal((a, b)))
+        np.testing.assert_array_equal(net.params[f"b{i}"], np.zeros(b))
+
+
+def test_accuracy_takes_one_hot_targets_like_labels(rng):
+    net = MultiLayerNet(4, [3], 3, seed=0)
+    x = rng.standard_normal((12, 4))
+    labels = rng.integers(0, 3, 12)
+    assert net.accuracy(x, np.eye(3)[labels]) == net.accuracy(x, labels)
+
+
+def test_from_architecture_refuses_non_positive_sizes():
+    arch = MultiLayerNet(4, [3], 2, seed=0).architecture()
+    for sizes in ([4, -3, 2], [4, 0, 2], [4, 3.0, 2], [4, True, 2]):
+        with pytest.raises(ValueError, match=r"^architecture: sizes expected a list of at least two positive"):
+            from_architecture(dict(arch, sizes=sizes, ops=None))
