@@ -199,8 +199,11 @@ class Trainer:
             raise ValueError(f"grad: expected one of {', '.join(GRADS)}, got {grad!r}")
         self.grad = grad
         from .numerical import METHODS, default_method
-        self.numerical_method = (default_method(net) if numerical_method is None
-                                 else one_of("numerical_method", numerical_method, METHODS))
+        if numerical_method is not None:
+            numerical_method = one_of("numerical_method", numerical_method, METHODS)
+        elif grad == "numerical":
+            numerical_method = default_method(net)
+        self.numerical_method = numerical_method    # None with backprop: no method used
         if grad == "numerical" and not hasattr(net, "numerical_gradient"):
             raise ValueError("grad: 'numerical' needs TwoLayerNet.numerical_gradient, "
                              "which this version of fastnn does not have")
