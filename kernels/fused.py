@@ -32,7 +32,7 @@ from numba import prange
 
 from ._config import kernel
 from .losses import DELTA
-from .sparse import to_csr
+from .sparse import lower_bound, to_csr
 
 #: With more than one thread, batches from this size on use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
@@ -248,18 +248,6 @@ def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1
 
 
 @kernel
-def _lower_bound(indices, lo, hi, d):
-    """First position p in [lo, hi) with indices[p] >= d (indices ascending there)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if indices[mid] < d:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@kernel
 def _update_w1(rows, N, d0, d1, indptr, indices, values, da1, W1, lr, hint):
     """W1[d] -= lr * x[n, d] * dA1[n] for every batch sample n and non-zero pixel d in [d0, d1)."""
     H = len(hint)
@@ -269,8 +257,8 @@ def _update_w1(rows, N, d0, d1, indptr, indices, values, da1, W1, lr, hint):
         p0 = indptr[r]
         p1 = indptr[r + 1]
         if not whole:
-            p0 = _lower_bound(indices, p0, p1, d0)
-            p1 = _lower_bound(indices, p0, p1, d1)
+            p0 = lower_bound(indices, p0, p1, d0)
+            p1 = lower_bound(indices, p0, p1, d1)
         g = da1[j]
         for p in range(p0, p1):
             c = lr * values[p]

@@ -79,3 +79,15 @@ def to_csr(x):
     values = np.empty(indptr[-1], x.dtype)
     fill_csr(x, indptr, indices, values)
     return CSR(indptr, indices, values, (N, D))
+
+
+@kernel
+def lower_bound(indices, lo, hi, d):
+    """First position p in [lo, hi) with indices[p] >= d (indices ascending there)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if indices[mid] < d:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo

@@ -54,6 +54,7 @@ from .activations import relu, relu_backward_from_output, sigmoid, sigmoid_backw
 from .graph import AFFINE, AOFF, IN, KIND, OUT, POFF, RELU, SIGMOID, SOFTMAX_LOSS
 from .losses import DELTA
 from .optimizers import LR, SGD, apply_range
+from .sparse import lower_bound
 from .softmax import softmax
 
 #: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples.
@@ -232,18 +233,6 @@ def sparse_row(p0, p1, indices, values, W, out):
         for h in range(H):
             out[h] += v0 * w0[h]
         p += 1
-
-
-@kernel
-def lower_bound(indices, lo, hi, d):
-    """First position p in [lo, hi) with indices[p] >= d (indices ascending there)."""
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if indices[mid] < d:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @kernel
