@@ -319,7 +319,9 @@ def batchnorm(data, rng, path):
     return final
 
 
-def _overfit(data, rng, path, epochs, **options):
+def _overfit(data, rng, path, epochs, trainer, **options):
+    """trainer: the book's Trainer runs the loop (overfit_dropout.py), which computes the
+    loss after each update; overfit_weight_decay.py has its own loop, which does not."""
     (x_train, t_train), (x_test, t_test) = data
     x_train, t_train = x_train[:300], t_train[:300]
     net = MultiLayerNetExtend(rng, 784, [100] * 6, 10, **options)
@@ -330,7 +332,8 @@ def _overfit(data, rng, path, epochs, **options):
         mask = rng.choice(300, 100)
         xb, tb = x_train[mask], t_train[mask]
         sgd.update(net.params, net.gradient(xb, tb))
-        net.loss(xb, tb)          # the book's Trainer computes (and prints) the loss after the update
+        if trainer:               # the book's Trainer computes (and prints) the loss after the update
+            print(f"train loss:{net.loss(xb, tb)}")
         if i % 3 == 0:
             train_acc.append(net.accuracy(x_train, t_train))
             test_acc.append(net.accuracy(x_test, t_test))
@@ -353,16 +356,16 @@ def _overfit(data, rng, path, epochs, **options):
 def weight_decay(data, rng, path):
     """The published script runs one lambda per run; both runs (0 and 0.1) here, as the
     experiment does."""
-    a = _overfit(data, rng, path, 201, weight_decay_lambda=0.0)
-    b = _overfit(data, rng, path, 201, weight_decay_lambda=0.1)
+    a = _overfit(data, rng, path, 201, False, weight_decay_lambda=0.0)
+    b = _overfit(data, rng, path, 201, False, weight_decay_lambda=0.1)
     return {"lambda=0": a, "lambda=0.1": b}
 
 
 def dropout(data, rng, path):
     """Both runs (no dropout, ratio 0.2), as the experiment does; the book's Trainer with
     epochs=301 runs 903 iterations."""
-    a = _overfit(data, rng, path, 301)
-    b = _overfit(data, rng, path, 301, use_dropout=True, dropout_ration=0.2)
+    a = _overfit(data, rng, path, 301, True)
+    b = _overfit(data, rng, path, 301, True, use_dropout=True, dropout_ration=0.2)
     return {"none": a, "dropout 0.2": b}
 
 
