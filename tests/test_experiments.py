@@ -120,7 +120,17 @@ def test_files_and_spread(tmp_path, drawn):
     assert {"seed", "curve", "bin", "value"} == set(rows[0])
     first = [float(row["value"]) for row in rows if row["seed"] == "5" and row["curve"] == "relu He layer1"]
     np.testing.assert_array_equal(first, r.runs[0][1]["relu He layer1"][1])
-    assert len(drawn) == 1 and len(drawn[0].axes) == 30
+    # one set of axes: per panel a filled outline of the mean counts (cut at the book's 7000)
+    # and, with two seeds, a min-max band; 6 configurations x 5 layers
+    assert len(drawn) == 1 and len(drawn[0].axes) == 1
+    fills, bands = drawn[0].axes[0].collections[:2]
+    assert len(fills.get_paths()) == 30 and len(bands.get_paths()) == 30
+    from fastnn.experiments import activations as A
+    counts = np.array([r.runs[s][1]["relu He layer1"][1] for s in (0, 1)])
+    he1 = fills.get_paths()[5 * 5].vertices       # row 6 (relu He), column 1; bin i at 2i+1, 2i+2
+    np.testing.assert_allclose(he1[1:61:2, 1] + 5 * A.DY, np.minimum(counts.mean(axis=0), 7000) / 7000)
+    assert bands.get_paths()[5 * 5].vertices[:, 1].max() + 5 * A.DY == pytest.approx(
+        min(counts.max(), 7000) / 7000)
     assert "(" in r.table.splitlines()[2]            # mean (min-max) across the two seeds
 
 

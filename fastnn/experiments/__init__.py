@@ -96,7 +96,7 @@ def _plot(mod, runs, path, name, dataset, seeds):
     from matplotlib.figure import Figure
 
     from ..plots import _save
-    fig = Figure(figsize=(8, 6), layout="constrained")
+    fig = Figure(figsize=(8, 6), layout=getattr(mod, "LAYOUT", "constrained"))
     mod.draw(fig, runs)
     spread = f", {seeds} seeds (mean, min-max shaded)" if seeds > 1 else ""
     fig.suptitle(f"{mod.TITLE}\n{dataset}{spread}", fontsize=10)
