@@ -369,25 +369,44 @@ def dropout(data, rng, path):
     return {"none": a, "dropout 0.2": b}
 
 
-def activations(data, rng, path):
+#: The six settings of weight_init_activation_histogram.py (figures 6-10 to 6-14): the published
+#: script draws one of them per run, the others' weight lines commented out.
+ACTIVATION_CONFIGS = [("sigmoid", 1.0), ("sigmoid", 0.01), ("sigmoid", np.sqrt(1 / 100)),
+                      ("relu", 0.01), ("relu", np.sqrt(1 / 100)), ("relu", np.sqrt(2 / 100))]
+
+
+def _activation_layers(rng, act, std):
+    x = rng.standard_normal((1000, 100))
+    acts = {}
+    for i in range(5):
+        if i != 0:
+            x = acts[i - 1]
+        w = rng.standard_normal((100, 100)) * std
+        a = np.dot(x, w)
+        acts[i] = 1 / (1 + np.exp(-a)) if act == "sigmoid" else np.maximum(0, a)
+    return acts
+
+
+def activations(data, rng, path, config=None):
+    """config None: all six settings in one process and one figure (6 x 5 histograms), as
+    ``fastnn experiment activations`` draws them; config k: the published script with setting
+    k, one row of five histograms titled as the book's."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     out = {}
-    configs = [("sigmoid", 1.0), ("sigmoid", 0.01), ("sigmoid", np.sqrt(1 / 100)),
-               ("relu", 0.01), ("relu", np.sqrt(1 / 100)), ("relu", np.sqrt(2 / 100))]
+    configs = ACTIVATION_CONFIGS if config is None else [ACTIVATION_CONFIGS[config]]
     for r, (act, std) in enumerate(configs):
-        x = rng.standard_normal((1000, 100))
-        acts = {}
-        for i in range(5):
-            if i != 0:
-                x = acts[i - 1]
-            w = rng.standard_normal((100, 100)) * std
-            a = np.dot(x, w)
-            acts[i] = 1 / (1 + np.exp(-a)) if act == "sigmoid" else np.maximum(0, a)
+        acts = _activation_layers(rng, act, std)
         for i, a in acts.items():
-            plt.subplot(6, 5, 5 * r + i + 1)
-            plt.ylim(0, 7000)
+            if config is None:
+                plt.subplot(6, 5, 5 * r + i + 1)
+                plt.ylim(0, 7000)
+            else:
+                plt.subplot(1, len(acts), i + 1)
+                plt.title(str(i + 1) + "-layer")
+                if i != 0:
+                    plt.yticks([], [])
             plt.hist(a.flatten(), 30, range=(0, 1))
         out[f"{act} {std:.3g}"] = [float(acts[i].std()) for i in range(5)]
     plt.savefig(path)
@@ -404,15 +423,20 @@ def main(argv=None):
     p.add_argument("--dataset", default="mnist-sample")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=".")
+    p.add_argument("--config", type=int, choices=range(len(ACTIVATION_CONFIGS)),
+                   help="activations: only setting K, as the published script runs (default: all six)")
     args = p.parse_args(argv)
+    if args.config is not None and args.name != "activations":
+        p.error(f"--config: only for activations, not {args.name}")
     t0 = time.perf_counter()
     data = None
     if args.name != "activations":
         from fastnn.datasets import load
         d = load(args.dataset, normalize=True, dtype=np.float32, verbose=False)
         data = (d.train, d.test)
+    extra = {} if args.config is None else {"config": args.config}
     result = SCRIPTS[args.name](data, np.random.default_rng(args.seed),
-                                os.path.join(args.out, f"book-{args.name}.png"))
+                                os.path.join(args.out, f"book-{args.name}.png"), **extra)
     print("result:", result)
     print(f"book {args.name}: {time.perf_counter() - t0:.1f} s in the script")
     return 0
