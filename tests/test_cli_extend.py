@@ -62,7 +62,8 @@ def test_numerical_gradient_is_refused_with_them(capsys, tmp_path, monkeypatch):
     assert main(["train", *QUICK, "--batchnorm", "--grad", "numerical", "--iterations", "2"]) == 2
     assert capsys.readouterr().err.strip() == (
         "fastnn train: error: --grad numerical: not available with --dropout or --batchnorm "
-        "(fastnn has no numerical gradient for them yet); use backprop")
+        "(their numerical gradient is for checking backprop: it holds one set of dropout masks and "
+        "leaves batch norm's running statistics); use backprop")
     with pytest.raises(SystemExit):                 # gradcheck does not offer them
         main(["gradcheck", "--dropout", "0.1"])
     assert "unrecognized arguments: --dropout 0.1" in capsys.readouterr().err
