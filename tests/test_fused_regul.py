@@ -188,8 +188,22 @@ def test_trainer_takes_the_fused_path_and_trains_as_the_layer_path():
         hist[fused] = tr.fit()
         hist[fused, "theta"] = net.theta.copy()
     h1, h0 = hist[None], hist[False]
-    for key in ("train_loss", "test_acc"):
-        if key in h0:
-            np.testing.assert_allclose(h1[key], h0[key], rtol=1e-9, atol=1e-12)
+    for key in ("loss", "train_loss", "train_acc", "test_loss", "test_acc"):
+        np.testing.assert_allclose(h1[key], h0[key], rtol=1e-9, atol=1e-12, err_msg=key)
     noisy = noisy_biases(net)
     np.testing.assert_allclose(hist[None, "theta"][~noisy], hist[False, "theta"][~noisy], rtol=0, atol=1e-12)
+
+
+def test_cli_train_with_batchnorm_and_dropout_runs_the_fused_step(tmp_path, capsys):
+    """fastnn train --batchnorm --dropout 0.2 trains on the fused path and records it."""
+    import json
+
+    from fastnn.cli import main
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist-sample", "--no-download", "--seed", "3", "--hidden", "12,9",
+                 "--batchnorm", "--dropout", "0.2", "--optimizer", "adam", "--iterations", "30",
+                 "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    env = json.loads((run / "environment.json").read_text())[-1]
+    assert env["step"] == "fused" and env["fused_not_used"] is None
+    assert "backprop (fused)" in out
