@@ -22,6 +22,14 @@ compute in float64, also for float32 nets, whose parameters and batch are
 converted (exactly) to float64 first; the result is returned in the net's
 dtype.  Targets: integer labels or one-hot rows.
 
+Networks with dropout or batch normalization take "full" only (the default for
+them): the loss is the training forward's, batch normalization with the batch's
+statistics (the running ones neither used nor moved), dropout with one set of masks
+drawn from ``net.rng`` as the next training forward would draw it, held fixed for every
+evaluation (:mod:`kernels.graph_numgrad_train`).  The book's gradient check of
+MultiLayerNetExtend runs without dropout; its numerical_gradient draws fresh masks at
+each evaluation, which makes the differences noise.
+
 A network is read through the attributes every fastnn network has: ``ops``
 (the :mod:`kernels.graph` table), ``theta`` (the flat parameters), ``params``,
 ``dtype``, ``weight_decay_lambda``, ``check_params()`` and ``check_input(x, t)``.

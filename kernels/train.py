@@ -35,6 +35,15 @@ A step has these phases:
    db (summed in sample order), adds ``lam * W``, and updates its slice of
    theta with ``kernels.optimizers.apply_range``.
 
+Dropout and batch normalization (after the first Affine) are whole-batch
+operations of phases 2 and 3, by the layer path's kernels (:mod:`kernels.dropout`,
+:mod:`kernels.batchnorm`): dropout multiplies by masks drawn outside the kernels
+(:func:`draw_masks`, the layer path's draws from the run's generator); batch
+normalization normalises with the batch's statistics, moves the running mean and
+variance in the state buffer by the op's momentum, and keeps the batch's std there for
+backward; its gamma and beta get dgamma and dbeta in the gradient buffer and are updated
+after phase 4 (:func:`batchnorm_params_update`, no weight decay on them, as in the book).
+
 No per-thread gradient buffers are merged and every sum runs in an order fixed
 by the batch size and the table, so the serial kernel and its parallel twin
 give the same bits on any number of numba threads.  BLAS products do not
