@@ -10,7 +10,9 @@ bundled MNIST sample (issue 12's bar: the fused step >= 3x PyTorch eager with Ba
 - PyTorch eager (:func:`make_torch`: Linear, BatchNorm1d (eps 1e-6 and momentum 0.1 = the book's
   1e-6 and 0.9), ReLU; ``torch.optim.Adam``; skipped without torch),
 - ``fastnn.fused.Fused`` of MultiLayerNetExtend in blocks of 80 steps (an epoch of the sample,
-  as the trainer runs them).
+  as the trainer runs them),
+- and for scale the same fused step without batch norm (bench.deep's case): what the
+  normalisation costs on the fused path.
 
 With ``--dropout R`` every implementation adds Dropout(R) after each ReLU.  Timed as
 bench.deep times (every case once per round, in turn; medians of samples/s); each
@@ -23,6 +25,7 @@ import sys
 import numpy as np
 
 from . import cases
+from . import deep
 from .deep import ADAM, BATCH, DEEP, _data, he_weights, measure
 
 EPS = 1e-6
@@ -197,6 +200,7 @@ def table(dropout=0.0):
     if cases.has_torch():
         out.append(("PyTorch eager", "torch", lambda: make_torch(dropout=dropout)))
     out.append(("fastnn Fused", "fused", lambda: make_fused(dropout=dropout)))
+    out.append(("fastnn Fused, no batch norm or dropout (bench.deep)", "fused", deep.make_fused))
     return out
 
 
