@@ -14,11 +14,11 @@ What a network must offer (the description of :mod:`kernels.graph`):
 parameters, updated in place, so ``net.params`` views see the new values),
 ``dtype``, ``weight_decay_lambda``, ``check_params()`` (called before every
 call) and ``check_input(x, t)``; with dropout or batch normalization (the book's
-MultiLayerNetExtend) also ``fops``, ``state`` (the running statistics, updated in place)
-and ``rng`` (a numpy Generator: each step's dropout masks are drawn from it before the
-step, in the order and shapes the layer path's training forward draws them, so the
-same seed gives the same masks on either path and on any thread count).  The optimizer: ``kind``, ``hyper()``, ``t``
-(steps taken; advanced by every fused step) and ``flat_state(P, dtype)``
+MultiLayerNetExtend) also ``fops``, ``state`` (the running statistics, updated in
+place) and ``rng`` (a numpy Generator: each step's dropout masks are drawn from it
+before the step, in the order and shapes the layer path's training forward draws
+them, so the same seed gives the same masks on either path and on any thread count).
+The optimizer: ``kind``, ``hyper()``, ``t`` (steps taken; advanced by every fused step) and ``flat_state(P, dtype)``
 (its state over the flat buffer), so a layer-path ``update`` and fused steps
 continue each other.  See :mod:`kernels.train`.
 

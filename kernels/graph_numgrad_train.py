@@ -21,7 +21,7 @@ from numba import prange
 
 from ._config import kernel
 from .batchnorm import EPS, batchnorm_forward_train
-from .graph import AFFINE, AOFF, BATCHNORM, DROPOUT, KIND, OUT, POFF
+from .graph import AOFF, BATCHNORM, DROPOUT, KIND, OUT, POFF
 from .graph_numgrad import _owner, data_loss, op_row, row_in, row_out, softmax_row, weight_decay
 
 
