@@ -1,13 +1,18 @@
 """bench.deep_bn's implementations compute the same network: the NumPy, PyTorch and fused
 losses agree after an epoch of the sample (a benchmark that timed different work would mislead)."""
+import importlib
+
 import numpy as np
 import pytest
 
-from bench import cases, deep_bn
+from fastnn.cli.bench import _runner
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_implementations_agree(dropout):
+    _runner()                                       # the source checkout's bench package
+    cases = importlib.import_module("bench.cases")
+    deep_bn = importlib.import_module("bench.deep_bn")
     sizes = (784, 20, 20, 10)
     numpy_step = deep_bn.make_numpy(sizes, dropout=dropout)
     fused_step = deep_bn.make_fused(sizes, dropout=dropout)
