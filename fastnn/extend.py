@@ -204,10 +204,13 @@ class MultiLayerNetExtend(Network):
         with self._threads("loss", x):
             return self._loss(x, t, train)
 
-    def numerical_gradient(self, x, t, method="incremental", **kw):
-        if self.use_dropout or self.use_batchnorm:
-            raise NotImplementedError(
-                "numerical_gradient: not available yet for networks with Dropout or BatchNormalization "
-                "(their backward passes are checked against numerical gradients in the tests); "
-                "use gradient")
-        return super().numerical_gradient(x, t, method, **kw)
+    def numerical_gradient(self, x, t, method=None, *, h=1e-4, delta=1e-7):
+        """Gradients by the book's central differences (see :mod:`fastnn.numerical`).  With
+        dropout or batch normalization the loss differentiated is the training one, as in
+        the book's gradient check: batch normalization with the batch's mean and variance
+        (the running statistics neither used nor moved), dropout with one set of masks drawn
+        from ``rng`` as the next :meth:`gradient` would draw it and held fixed for every
+        evaluation (the book draws fresh masks at each; its check runs without dropout).
+        So ``gradient`` after restoring ``rng``'s state sees the same masks.  Method "full"
+        (the default for such nets) only."""
+        return super().numerical_gradient(x, t, method, h=h, delta=delta)

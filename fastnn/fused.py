@@ -13,8 +13,12 @@ What a network must offer (the description of :mod:`kernels.graph`):
 ``ops`` (the table; its first operation an Affine), ``theta`` (the flat
 parameters, updated in place, so ``net.params`` views see the new values),
 ``dtype``, ``weight_decay_lambda``, ``check_params()`` (called before every
-call) and ``check_input(x, t)``.  The optimizer: ``kind``, ``hyper()``, ``t``
-(steps taken; advanced by every fused step) and ``flat_state(P, dtype)``
+call) and ``check_input(x, t)``; with dropout or batch normalization (the book's
+MultiLayerNetExtend) also ``fops``, ``state`` (the running statistics, updated in
+place) and ``rng`` (a numpy Generator: each step's dropout masks are drawn from it
+before the step, in the order and shapes the layer path's training forward draws
+them, so the same seed gives the same masks on either path and on any thread count).
+The optimizer: ``kind``, ``hyper()``, ``t`` (steps taken; advanced by every fused step) and ``flat_state(P, dtype)``
 (its state over the flat buffer), so a layer-path ``update`` and fused steps
 continue each other.  See :mod:`kernels.train`.
 
@@ -99,6 +103,8 @@ class Fused:
     #: Chunks of the data set the evaluation is split into (fixed, so that its loss sums
     #: do not depend on the thread count); enough for 16 threads.
     EVAL_CHUNKS = 16
+    #: With dropout, steps whose masks are drawn at a time (a bool per activation each).
+    MASK_STEPS = 32
 
     def __init__(self, net, optimizer, *, parallel=None):
         if parallel not in (None, True, False):
@@ -145,15 +151,47 @@ class Fused:
                 raise ValueError("net: the fused step needs an Affine first and SoftmaxWithLoss last, got "
                                  + " -> ".join(KG.KIND_NAMES.get(int(k), str(k)) for k in ops[:, KG.KIND]))
             unknown = [KG.KIND_NAMES.get(int(k), str(k)) for k in ops[:, KG.KIND]
-                       if k not in (KG.AFFINE, KG.SIGMOID, KG.RELU, KG.SOFTMAX_LOSS)]
+                       if k not in (KG.AFFINE, KG.SIGMOID, KG.RELU, KG.SOFTMAX_LOSS, KG.DROPOUT, KG.BATCHNORM)]
             if unknown:
                 raise ValueError(f"net: the fused step has no kernel for {', '.join(unknown)} yet")
+            inner = ops[1:-1, KG.KIND]
             self._buffers.clear()
             self._built_for = key
             width = int(KT.ops_width(ops))
             P = int(max((r[KG.POFF] + r[KG.PLEN] for r in ops if r[KG.PLEN] > 0), default=0))
-            self._plan = {"ops": ops, "width": width, "P": P, "two_layer": _two_layer(ops), "items": {}}
+            fops = getattr(net, "fops", None)
+            fops = np.zeros((ops.shape[0], KG.NFCOLS)) if fops is None else \
+                np.ascontiguousarray(fops, dtype=np.float64)
+            self._plan = {"ops": ops, "fops": fops, "width": width, "P": P, "two_layer": _two_layer(ops),
+                          "items": {}, "dropout": bool(np.any(inner == KG.DROPOUT)),
+                          "state_size": KG.state_size(ops), "masks": None}
         return self._plan
+
+    def _state(self, plan):
+        """The net's state buffer (batch normalization's running statistics, updated in
+        place), or an empty array for a net without one."""
+        S = plan["state_size"]
+        if S == 0:
+            return np.empty(0, self.net.dtype)
+        state = getattr(self.net, "state", None)
+        if not (isinstance(state, np.ndarray) and state.ndim == 1 and state.size == S
+                and state.dtype == self.net.dtype and state.flags.c_contiguous and state.flags.writeable):
+            raise TypeError(f"net.state: expected ({S},) {np.dtype(self.net.dtype)} C-contiguous and writeable "
+                            f"(batch normalization's running statistics), got {describe(state)}")
+        return state
+
+    def _masks(self, plan, order, start, nsteps, batch):
+        """Dropout masks of the steps (kernels.train.draw_masks) from the net's generator
+        ``rng``, drawn as the layer path's training forward draws them; None without dropout."""
+        if not plan["dropout"]:
+            return None
+        rng = getattr(self.net, "rng", None)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"net.rng: expected a numpy.random.Generator for the dropout masks, "
+                            f"got {type(rng).__name__}")
+        sizes = [min(batch, order.size - (start + s * batch)) for s in range(nsteps)]
+        plan["masks"] = KT.draw_masks(plan["ops"], plan["fops"], rng, sizes, plan["width"], plan["masks"])
+        return plan["masks"]
 
     def _optimizer(self, plan):
         """(kind, hp, s1, s2, lam, special) for this call; special: run kernels.fused's
@@ -288,10 +326,17 @@ class Fused:
             # the dense products run on one BLAS thread, whatever numba's count: one pool computes
             # at a time, and two BLAS threads ran the 784-100x4-10 Adam step 8.5x slower on a busy
             # machine (bench: 79,500 vs 9,300 samples/s, load 7 on 2 cores)
+            theta, state = self._theta(plan), self._state(plan)
+            t = int(self.optimizer.t)
             with blas_threads(1):
-                KT.train_steps(plan["ops"], csr, labels, order, start, nsteps, batch, self._theta(plan), kind,
-                               hp, int(self.optimizer.t), s1, s2, lam, buf, items, losses, targets=targets,
-                               parallel=parallel)
+                # with dropout, in pieces of MASK_STEPS steps: each piece's masks drawn first
+                piece = self.MASK_STEPS if plan["dropout"] else nsteps
+                for d in range(0, nsteps, piece):
+                    k = min(piece, nsteps - d)
+                    masks = self._masks(plan, order, start + d * batch, k, batch)
+                    KT.train_steps(plan["ops"], csr, labels, order, start + d * batch, k, batch, theta, kind,
+                                   hp, t + d, s1, s2, lam, buf, items, losses[d:], targets=targets,
+                                   parallel=parallel, fops=plan["fops"], state=state, masks=masks)
         self.optimizer.t += nsteps
 
     def run(self, data, order, start, nsteps, batch):
@@ -374,8 +419,8 @@ class Fused:
         if rows is None:
             rows = self._buffers[("rows", n)] = np.arange(n, dtype=np.int64)
         (KT.evaluate if parallel else KT.evaluate_serial)(
-            plan["ops"], rows, csr.indptr, csr.indices, csr.values, labels, self._theta(plan), bool(loss),
-            scratch, hits, logs)
+            plan["ops"], plan["fops"], self._state(plan), rows, csr.indptr, csr.indices, csr.values, labels,
+            self._theta(plan), bool(loss), scratch, hits, logs)
         if timed:
             self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
         return int(hits.sum()) / n, (-float(logs.sum()) / n if loss else None)

@@ -13,6 +13,8 @@ a few real MNIST samples.  Two effects separate the two gradients:
 ``gradient_check`` compares backprop with the numerical gradient of the loss
 with a given ``delta``; called with ``delta=0`` it isolates the first effect.
 """
+import copy
+
 import numpy as np
 
 from kernels import DELTA
@@ -45,15 +47,29 @@ def gradient_check(net, x, t, *, method=None, delta=DELTA, h=1e-4):
     method (None: the fastest that applies).  delta: the constant inside the
     log of the loss whose numerical gradient is taken (the book's 1e-7 by
     default; 0 isolates the finite-difference error).
+
+    With dropout, backprop uses the masks the numerical gradient held fixed (the net's
+    ``rng`` is put back to its state before the numerical gradient, then advances as one
+    training forward advances it); batch normalization's running statistics (``state``)
+    are left as they were.
     """
+    rng = getattr(net, "rng", None)
+    rng_state = copy.deepcopy(rng.bit_generator.state) if isinstance(rng, np.random.Generator) else None
+    state = getattr(net, "state", None)
+    kept = state.copy() if isinstance(state, np.ndarray) else None
     numerical = numerical_gradient(net, x, t, method, h=h, delta=delta)
+    if rng_state is not None:
+        rng.bit_generator.state = rng_state
     backprop = net.gradient(x, t)
+    if kept is not None:
+        state[...] = kept
     return {k: compare(numerical[k], backprop[k]) for k in net.params}
 
 
 def format_report(results, title):
     """A small fixed-width table of gradient_check results."""
-    lines = [title, f"  {'param':5s} {'mean abs':>10s} {'max abs':>10s} {'max rel':>10s}"]
+    w = max([5, *map(len, results)])
+    lines = [title, f"  {'param':{w}s} {'mean abs':>10s} {'max abs':>10s} {'max rel':>10s}"]
     for k, r in results.items():
-        lines.append(f"  {k:5s} {r['mean_abs']:10.3e} {r['max_abs']:10.3e} {r['max_rel']:10.3e}")
+        lines.append(f"  {k:{w}s} {r['mean_abs']:10.3e} {r['max_abs']:10.3e} {r['max_rel']:10.3e}")
     return "\n".join(lines)

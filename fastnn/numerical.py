@@ -22,6 +22,14 @@ compute in float64, also for float32 nets, whose parameters and batch are
 converted (exactly) to float64 first; the result is returned in the net's
 dtype.  Targets: integer labels or one-hot rows.
 
+Networks with dropout or batch normalization take "full" only (the default for
+them): the loss is the training forward's, batch normalization with the batch's
+statistics (the running ones neither used nor moved), dropout with one set of masks
+drawn from ``net.rng`` as the next training forward would draw it, held fixed for every
+evaluation (:mod:`kernels.graph_numgrad_train`).  The book's gradient check of
+MultiLayerNetExtend runs without dropout; its numerical_gradient draws fresh masks at
+each evaluation, which makes the differences noise.
+
 A network is read through the attributes every fastnn network has: ``ops``
 (the :mod:`kernels.graph` table), ``theta`` (the flat parameters), ``params``,
 ``dtype``, ``weight_decay_lambda``, ``check_params()`` and ``check_input(x, t)``.
@@ -32,6 +40,8 @@ import numpy as np
 import kernels as K
 from kernels import graph as G
 from kernels import graph_numgrad as GN
+from kernels import graph_numgrad_train as GT
+from kernels import train as KT
 from kernels import twolayer_numgrad as T
 from kernels.sparse import to_csr
 
@@ -47,8 +57,10 @@ PARALLEL_MIN_PAIRS = 20000
 #: The cached and full methods run on one thread below this many (sample, parameter) pairs
 #: (N * P): 3 samples of 784-10-10 (24,000) take well under a millisecond.
 PARALLEL_MIN_WORK = 200_000
-#: Operation kinds the numerical gradient walks.
-KINDS = (G.AFFINE, G.SIGMOID, G.RELU, G.SOFTMAX_LOSS)
+#: Operation kinds the numerical gradient walks ("full" only for the last two).
+KINDS = (G.AFFINE, G.SIGMOID, G.RELU, G.SOFTMAX_LOSS, G.DROPOUT, G.BATCHNORM)
+#: Kinds whose loss is the training forward's: the "full" method only.
+TRAIN_KINDS = (G.DROPOUT, G.BATCHNORM)
 
 
 def _labels(t):
@@ -90,9 +102,16 @@ def is_two_layer(ops):
         and kinds[3] == G.SOFTMAX_LOSS
 
 
+def has_train_ops(ops):
+    """True if ops has dropout or batch normalization (the "full" method's only)."""
+    return bool(np.isin(ops[:, G.KIND], TRAIN_KINDS).any())
+
+
 def default_method(net):
-    """The fastest method that applies: "incremental" for a two-layer net, else "cached"."""
-    return "incremental" if is_two_layer(describe_net(net)[0]) else "cached"
+    """The fastest method that applies: "incremental" for a two-layer net, "full" for a net
+    with dropout or batch normalization, else "cached"."""
+    ops = describe_net(net)[0]
+    return "incremental" if is_two_layer(ops) else "full" if has_train_ops(ops) else "cached"
 
 
 def numerical_gradient(net, x, t, method=None, *, h=H, delta=K.DELTA):
@@ -110,8 +129,12 @@ def numerical_gradient(net, x, t, method=None, *, h=H, delta=K.DELTA):
     delta = positive_float("delta", delta, allow_zero=True)
     ops, theta, lam, layout = describe_net(net)
     two = is_two_layer(ops)
+    train = has_train_ops(ops)
     if method is None:
-        method = "incremental" if two else "cached"
+        method = "incremental" if two else "full" if train else "cached"
+    if train and method != "full":
+        raise ValueError(f"method: {method!r} does not take dropout or batch normalization (their "
+                         f"loss couples the samples of the batch); use 'full'")
     if method == "incremental":
         if not two:
             n_aff = int(np.sum(ops[:, G.KIND] == G.AFFINE))
@@ -127,6 +150,8 @@ def numerical_gradient(net, x, t, method=None, *, h=H, delta=K.DELTA):
     if method == "incremental":
         grad = _incremental(x, labels, params, ops, h, delta)
         grad += _decay_difference(theta, layout, lam, h)
+    elif train:
+        grad = _train_full(net, x, labels, ops, theta, lam, h, delta)
     elif method == "full" and two and lam == 0.0:
         grad = _twolayer_full(x, labels, params, ops, h, delta)
     else:
@@ -162,6 +187,26 @@ def _graph(method, x, labels, ops, theta, layout, lam, h, delta):
             grad += _decay_difference(theta, layout, lam, h)
         else:
             GN.numgrad_full(ops, theta, x, labels, acts, lam, h, delta, nt, 16, grad)
+    return grad
+
+
+def _train_full(net, x, labels, ops, theta, lam, h, delta):
+    """The full method in training mode (kernels.graph_numgrad_train): batch normalization
+    with the batch's statistics, dropout with masks drawn once from ``net.rng`` as one
+    training forward draws them (kernels.train.draw_masks) and held for every evaluation."""
+    N = x.shape[0]
+    width = int(G.build([(int(r[G.KIND]), int(r[G.IN]), int(r[G.OUT])) for r in ops])[3])
+    masks = np.empty(0, np.bool_)
+    if np.any(ops[:, G.KIND] == G.DROPOUT):
+        rng = getattr(net, "rng", None)
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"net.rng: expected a numpy.random.Generator for the dropout masks, "
+                            f"got {type(rng).__name__}")
+        fops = np.ascontiguousarray(net.fops, dtype=np.float64)
+        masks = np.ascontiguousarray(KT.draw_masks(ops, fops, rng, [N], width)[0])
+    grad = np.empty(theta.shape[0])
+    with num_threads(1 if N * theta.shape[0] < PARALLEL_MIN_WORK else None):
+        GT.numgrad_full_train(ops, theta, x, labels, masks, lam, h, delta, numba.get_num_threads(), 16, grad)
     return grad
 
 

@@ -14,7 +14,8 @@ network, serial and parallel);
 ``numgrad`` (the numerical-gradient loop for ``@njit`` losses);
 ``dropout`` and ``batchnorm`` (the regularising layers of chapter 6);
 ``twolayer_numgrad`` (the two-layer network's numerical gradient, full and
-incremental).
+incremental); ``graph_numgrad`` and ``graph_numgrad_train`` (any described network's,
+the latter with dropout and batch normalization in training mode).
 """
 from ._config import FASTMATH
 from .activations import (

@@ -35,6 +35,15 @@ A step has these phases:
    db (summed in sample order), adds ``lam * W``, and updates its slice of
    theta with ``kernels.optimizers.apply_range``.
 
+Dropout and batch normalization (after the first Affine) are whole-batch
+operations of phases 2 and 3, by the layer path's kernels (:mod:`kernels.dropout`,
+:mod:`kernels.batchnorm`): dropout multiplies by masks drawn outside the kernels
+(:func:`draw_masks`, the layer path's draws from the run's generator); batch
+normalization normalises with the batch's statistics, moves the running mean and
+variance in the state buffer by the op's momentum, and keeps the batch's std there for
+backward; its gamma and beta get dgamma and dbeta in the gradient buffer and are updated
+after phase 4 (:func:`batchnorm_params_update`, no weight decay on them, as in the book).
+
 No per-thread gradient buffers are merged and every sum runs in an order fixed
 by the batch size and the table, so the serial kernel and its parallel twin
 give the same bits on any number of numba threads.  BLAS products do not
@@ -51,7 +60,12 @@ from numba import prange
 
 from ._config import kernel
 from .activations import relu, relu_backward_from_output, sigmoid, sigmoid_backward
-from .graph import AFFINE, AOFF, IN, KIND, OUT, POFF, RELU, SIGMOID, SOFTMAX_LOSS
+from .batchnorm import EPS, batchnorm_backward, batchnorm_forward_infer, batchnorm_forward_train, \
+    batchnorm_running_update
+from .dropout import dropout_backward, dropout_forward, dropout_inference
+from .graph import (
+    AFFINE, AOFF, BATCHNORM, DROPOUT, IN, KIND, MOMENTUM, OUT, POFF, RATIO, RELU, SIGMOID, SOFF, SOFTMAX_LOSS,
+)
 from .losses import DELTA
 from .optimizers import LR, SGD, apply_range
 from .sparse import lower_bound
@@ -285,9 +299,14 @@ def first_rows(ops, rows, j0, j1, N, indptr, indices, values, theta, acts):
 
 
 @kernel
-def dense_forward(ops, N, theta, acts):
+def dense_forward(ops, fops, N, theta, state, mask, acts):
     """Operations 1..last-1 over the whole batch: activations elementwise, Affines
-    ``a = z @ W + b`` by one BLAS product each (np.dot)."""
+    ``a = z @ W + b`` by one BLAS product each (np.dot), dropout ``z * mask``, batch
+    normalization with the batch's statistics (:func:`batchnorm_train`).
+
+    fops: the constants table; state: the state buffer (running statistics, std);
+    mask: this step's dropout masks in the activation layout for N samples (bool, at
+    least N * width; empty without dropout)."""
     last = ops.shape[0] - 1
     for k in range(1, last):
         kind = ops[k, KIND]
@@ -303,17 +322,40 @@ def dense_forward(ops, N, theta, acts):
                 o = out[j]
                 for h in range(n_out):
                     o[h] += b[h]
-        elif kind == RELU or kind == SIGMOID:
+        elif kind == RELU or kind == SIGMOID or kind == DROPOUT:
             a = ops[k - 1, AOFF]
             src = acts[N * a:N * (a + n_out)]
             a = ops[k, AOFF]
             dst = acts[N * a:N * (a + n_out)]
             if kind == RELU:
                 relu(src, dst)
-            else:
+            elif kind == SIGMOID:
                 sigmoid(src, dst)
+            else:
+                dropout_forward(src, mask[N * a:N * (a + n_out)], dst)
+        elif kind == BATCHNORM:
+            batchnorm_train(ops, fops, k, N, theta, state, acts)
         else:
             raise ValueError("unknown operation kind")
+
+
+@kernel
+def batchnorm_train(ops, fops, k, N, theta, state, acts):
+    """Batch normalization k's training forward over the whole batch (the layer path's
+    kernels): out and xn into its activation block (out at AOFF, xn right after), the
+    batch's std into the state after the running mean and variance, which move by the
+    op's momentum."""
+    n = ops[k, OUT]
+    p = ops[k, POFF]
+    s = ops[k, SOFF]
+    a = ops[k, AOFF]
+    mu = np.empty(n, theta.dtype)
+    var = np.empty(n, theta.dtype)
+    out = acts[N * a:N * (a + n)].reshape((N, n))
+    xn = acts[N * (a + n):N * (a + 2 * n)].reshape((N, n))
+    batchnorm_forward_train(block(ops, acts, k - 1, N), theta[p:p + n], theta[p + n:p + 2 * n], EPS, mu, var,
+                            state[s + 2 * n:s + 3 * n], xn, out)
+    batchnorm_running_update(fops[k, MOMENTUM], mu, var, state[s:s + n], state[s + n:s + 2 * n])
 
 
 @kernel
@@ -351,10 +393,11 @@ def loss_rows(ops, rows, j0, j1, N, labels, tdense, theta, acts, dacts):
 
 
 @kernel
-def dense_backward(ops, N, theta, grad, acts, dacts):
+def dense_backward(ops, N, theta, grad, state, mask, acts, dacts):
     """Backward over the whole batch from the loss down to the output of operation 0:
     for each Affine k > 0 first ``dW = z.T @ dout`` into grad, then ``dz = dout @ W.T``
-    (both np.dot); activations elementwise."""
+    (both np.dot); activations and dropout (``dout * mask``) elementwise; batch
+    normalization by the book's formula (kernels.batchnorm), dgamma and dbeta into grad."""
     last = ops.shape[0] - 1
     for k in range(last - 1, 0, -1):
         kind = ops[k, KIND]
@@ -367,18 +410,39 @@ def dense_backward(ops, N, theta, grad, acts, dacts):
             dout = block(ops, dacts, k, N)
             np.dot(block(ops, acts, k - 1, N).T, dout, G)
             np.dot(dout, W.T, block(ops, dacts, k - 1, N))
-        elif kind == RELU or kind == SIGMOID:
+        elif kind == RELU or kind == SIGMOID or kind == DROPOUT:
             a = ops[k, AOFF]
             dout = dacts[N * a:N * (a + n_out)]
             yk = acts[N * a:N * (a + n_out)]
+            mk = mask[N * a:N * (a + n_out)] if kind == DROPOUT else mask[:0]
             a = ops[k - 1, AOFF]
             dx = dacts[N * a:N * (a + n_out)]
             if kind == RELU:
                 relu_backward_from_output(dout, yk, dx)
-            else:
+            elif kind == SIGMOID:
                 sigmoid_backward(dout, yk, dx)
+            else:
+                dropout_backward(dout, mk, dx)
+        elif kind == BATCHNORM:
+            p = ops[k, POFF]
+            s = ops[k, SOFF]
+            a = ops[k, AOFF]
+            xn = acts[N * (a + n_out):N * (a + 2 * n_out)].reshape((N, n_out))
+            batchnorm_backward(block(ops, dacts, k, N), xn, state[s + 2 * n_out:s + 3 * n_out],
+                               theta[p:p + n_out], block(ops, dacts, k - 1, N), grad[p:p + n_out],
+                               grad[p + n_out:p + 2 * n_out])
         else:
             raise ValueError("unknown operation kind")
+
+
+@kernel
+def batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t):
+    """The optimizer's update of every batch normalization's gamma and beta (no weight
+    decay on them, as in the book); the Affines' rows are :func:`params_item`'s."""
+    for k in range(ops.shape[0]):
+        if ops[k, KIND] == BATCHNORM:
+            p = ops[k, POFF]
+            apply_range(kind, hp, t, theta, grad, s1, s2, p, p + 2 * ops[k, OUT])
 
 
 @kernel
@@ -464,7 +528,8 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
 
 @kernel
 def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
-                       theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
+                       theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses,
+                       fops, state, masks):
     """``nsteps`` steps on the calling thread; step s uses the data rows
     ``order[start + s * batch:][:batch]`` (the last batch may be shorter), optimizer
     step number ``t0 + s + 1``, and writes its loss before the update into ``losses[s]``.
@@ -485,21 +550,24 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
         for c in range(T):
             first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
                        theta, acts)
-        dense_forward(ops, N, theta, acts)
+        mask = masks[s] if masks.shape[0] > 0 else masks.ravel()
+        dense_forward(ops, fops, N, theta, state, mask, acts)
         for c in range(T):
             gloss[c] = loss_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, labels, tdense,
                                  theta, acts, dacts)
-        dense_backward(ops, N, theta, grad, acts, dacts)
+        dense_backward(ops, N, theta, grad, state, mask, acts, dacts)
         for i in range(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                         values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
                         direct)
+        batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
 
 @kernel(parallel=True)
 def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, order, start, nsteps, batch,
-                         theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses):
+                         theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses,
+                       fops, state, masks):
     """Twin of :func:`train_steps_serial`: the first Affine's chunks of each batch in
     parallel, the dense products (np.dot) between the parallel regions, then the items
     in parallel.  Same bits as the serial twin on any number of numba threads (BLAS
@@ -513,15 +581,17 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
         for c in prange(T):
             first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
                        theta, acts)
-        dense_forward(ops, N, theta, acts)
+        mask = masks[s] if masks.shape[0] > 0 else masks.ravel()
+        dense_forward(ops, fops, N, theta, state, mask, acts)
         for c in range(T):
             gloss[c] = loss_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, labels, tdense,
                                  theta, acts, dacts)
-        dense_backward(ops, N, theta, grad, acts, dacts)
+        dense_backward(ops, N, theta, grad, state, mask, acts, dacts)
         for i in prange(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                         values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
                         direct)
+        batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
 
@@ -542,7 +612,53 @@ def _loss(gloss, T, wdrow, lam, N):
 
 # -- evaluation ------------------------------------------------------------------
 @kernel
-def _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch, EB):
+def infer_rows(ops, fops, state, k0, k1, N, theta, acts):
+    """Inference outputs of operations k0..k1-1 for N rows laid out for N (the layout of
+    :func:`forward_rows`, which computes the same plain operations the same way):
+    Affines by :func:`mm_rows`, dropout ``x * (1 - ratio)``, batch normalization with the
+    running statistics in ``state``."""
+    for k in range(k0, k1):
+        kind = ops[k, KIND]
+        n_out = ops[k, OUT]
+        out = block(ops, acts, k, N)
+        if kind == AFFINE:
+            n_in = ops[k, IN]
+            p = ops[k, POFF]
+            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
+            b = theta[p + n_in * n_out:p + n_in * n_out + n_out]
+            zero = theta.dtype.type(0.0)
+            for j in range(N):
+                o = out[j]
+                for h in range(n_out):
+                    o[h] = zero
+            mm_rows(block(ops, acts, k - 1, N), W, out, 0, N)
+            for j in range(N):
+                o = out[j]
+                for h in range(n_out):
+                    o[h] += b[h]
+        elif kind == RELU or kind == SIGMOID or kind == DROPOUT:
+            a = ops[k - 1, AOFF]
+            src = acts[N * a:N * (a + n_out)]
+            a = ops[k, AOFF]
+            dst = acts[N * a:N * (a + n_out)]
+            if kind == RELU:
+                relu(src, dst)
+            elif kind == SIGMOID:
+                sigmoid(src, dst)
+            else:
+                dropout_inference(src, fops[k, RATIO], dst)
+        elif kind == BATCHNORM:
+            p = ops[k, POFF]
+            s = ops[k, SOFF]
+            batchnorm_forward_infer(block(ops, acts, k - 1, N), theta[p:p + n_out], theta[p + n_out:p + 2 * n_out],
+                                    state[s:s + n_out], state[s + n_out:s + 2 * n_out], EPS, out)
+        else:
+            raise ValueError("unknown operation kind")
+
+
+@kernel
+def _evaluate_chunk(ops, fops, state, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch,
+                    EB):
     """Chunk t of T of :func:`evaluate`: (hits, sum of log-probabilities)."""
     n = rows.size
     last = ops.shape[0] - 1
@@ -556,7 +672,8 @@ def _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, nee
         b1 = min(b0 + EB, hi)
         sub = rows[b0:b1]
         m = b1 - b0
-        forward_rows(ops, last, sub, 0, m, m, indptr, indices, values, theta, acts)
+        forward_rows(ops, 1, sub, 0, m, m, indptr, indices, values, theta, acts)
+        infer_rows(ops, fops, state, 1, last, m, theta, acts)
         a = block(ops, acts, last - 1, m)
         y = block(ops, acts, last, m)
         C = ops[last, OUT]
@@ -576,27 +693,31 @@ def _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, nee
 
 
 @kernel(parallel=True)
-def evaluate(ops, rows, indptr, indices, values, labels, theta, need_loss, scratch, hits, logs):
+def evaluate(ops, fops, state, rows, indptr, indices, values, labels, theta, need_loss, scratch, hits, logs):
     """Forward passes of the data rows ``rows``: per-chunk counts of correct arg-max
     predictions into ``hits`` (T,) and, if need_loss, sums of log(softmax[label] + 1e-7)
     into ``logs`` (T,) float64.  scratch: (T, EB * width) activation rows (EB samples
     a block); T chunks in parallel (T fixed by the caller, so the sums do not depend on
-    the thread count)."""
+    the thread count).  fops, state: the constants and the running statistics (dropout
+    scales by 1 - ratio, batch normalization uses the running mean and variance)."""
     T = hits.size
     EB = scratch.shape[1] // ops_width(ops)
     for t in prange(T):
-        h, s = _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch, EB)
+        h, s = _evaluate_chunk(ops, fops, state, t, T, rows, indptr, indices, values, labels, theta, need_loss,
+                               scratch, EB)
         hits[t] = h
         logs[t] = s
 
 
 @kernel
-def evaluate_serial(ops, rows, indptr, indices, values, labels, theta, need_loss, scratch, hits, logs):
+def evaluate_serial(ops, fops, state, rows, indptr, indices, values, labels, theta, need_loss, scratch, hits,
+                    logs):
     """Serial twin of :func:`evaluate`: the same chunks in turn, the same results."""
     T = hits.size
     EB = scratch.shape[1] // ops_width(ops)
     for t in range(T):
-        h, s = _evaluate_chunk(ops, t, T, rows, indptr, indices, values, labels, theta, need_loss, scratch, EB)
+        h, s = _evaluate_chunk(ops, fops, state, t, T, rows, indptr, indices, values, labels, theta, need_loss,
+                               scratch, EB)
         hits[t] = h
         logs[t] = s
 
@@ -610,8 +731,29 @@ def ops_width(ops):
     return w
 
 
+def draw_masks(ops, fops, rng, sizes, width, out=None):
+    """Dropout masks for steps of ``sizes[s]`` samples each: (len(sizes), max(sizes) * width)
+    bool, row s holding step s's masks in the activation layout for its N samples.
+
+    Drawn as the layer path draws them (fastnn.regularization.Dropout): step by step,
+    each dropout operation in order, ``rng.random((N, OUT)) > ratio``, so a generator
+    in the same state gives the layer path's masks.  None when ops has no dropout."""
+    drop = [k for k in range(ops.shape[0]) if ops[k, KIND] == DROPOUT]
+    if not drop:
+        return None
+    L = max(sizes) * width
+    if out is None or out.shape[0] < len(sizes) or out.shape[1] < L:
+        out = np.empty((len(sizes), L), np.bool_)
+    for s, N in enumerate(sizes):
+        row = out[s]
+        for k in drop:
+            a, n = int(ops[k, AOFF]), int(ops[k, OUT])
+            np.greater(rng.random((N, n)), fops[k, RATIO], out=row[N * a:N * (a + n)].reshape(N, n))
+    return out
+
+
 def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind, hp, t0, s1, s2, lam,
-                buffers, items, losses, *, targets=None, parallel=None):
+                buffers, items, losses, *, targets=None, parallel=None, fops=None, state=None, masks=None):
     """Run ``nsteps`` fused steps over ``order[start:]`` in batches of ``batch`` rows of data.
 
     Unchecked: ops from kernels.graph with an Affine first; data a
@@ -625,8 +767,20 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     ``parallel``: True runs the prange twin, False the serial one (same bits
     either way); None picks the parallel one with more than one numba thread and
     batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
+
+    Dropout and batch normalization (kernels.graph): ``fops`` the constants table;
+    ``state`` (state_size(ops),) of theta's dtype, the running statistics (updated)
+    and each batch's std; ``masks`` (>= nsteps, batch * width) bool, row s step s's
+    dropout masks in the activation layout for that step's N samples (see
+    :func:`draw_masks`).  None: no such operation.
     """
     C = int(ops[-1, OUT])
+    if fops is None:
+        fops = np.zeros((ops.shape[0], 4))
+    if state is None:
+        state = np.empty(0, theta.dtype)
+    if masks is None:
+        masks = np.empty((0, 0), np.bool_)
     if targets is None:
         targets = np.empty((0, C), theta.dtype)
     if labels is None:
@@ -646,7 +800,7 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     try:
         fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
            batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
-           b.wdrow, losses)
+           b.wdrow, losses, fops, state, masks)
     finally:
         if parallel:
             numba.set_parallel_chunksize(chunk)

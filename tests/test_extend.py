@@ -158,24 +158,6 @@ def test_bad_arguments(kw, exc, msg):
         MultiLayerNetExtend(**args)
 
 
-def test_numerical_gradient_with_the_new_layers_says_it_is_not_there_yet(rng):
-    net = MultiLayerNetExtend(4, [3], 2, use_batchnorm=True)
-    with pytest.raises(NotImplementedError, match="numerical_gradient: not available yet for networks with Dropout"):
-        net.numerical_gradient(rng.standard_normal((2, 4)), np.array([0, 1]))
-
-
-@pytest.mark.parametrize("opts,kind", [(dict(use_batchnorm=True), "BatchNormalization"),
-                                       (dict(use_dropout=True), "Dropout")])
-def test_fused_step_refuses_the_new_operations_by_name(rng, opts, kind):
-    from fastnn.fused import Fused
-    from fastnn.optimizers import SGD
-    net = MultiLayerNetExtend(6, [5], 3, seed=0, **opts)
-    before = net.theta.copy()
-    with pytest.raises(ValueError, match=f"net: the fused step has no kernel for {kind}"):
-        Fused(net, SGD()).step(rng.standard_normal((4, 6)), np.array([0, 1, 2, 0]))
-    np.testing.assert_array_equal(net.theta, before)
-
-
 def test_options_are_fixed_at_construction():
     net = MultiLayerNetExtend(4, [3], 2, use_dropout=True)
     with pytest.raises(AttributeError):

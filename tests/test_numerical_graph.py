@@ -224,8 +224,8 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="h: expected"):
         numerical_gradient(net, x, np.array([0, 1]), h=0.0)
 
-    class WithDropout:                                        # a kind the walkers do not know yet
-        ops, _, P, _ = G.build([(G.AFFINE, 4, 3), (G.DROPOUT, 3, 3), (G.AFFINE, 3, 2),
+    class WithConvolution:                                    # a kind the walkers do not know yet
+        ops, _, P, _ = G.build([(G.AFFINE, 4, 3), (G.CONVOLUTION, 3, 3), (G.AFFINE, 3, 2),
                                 (G.SOFTMAX_LOSS, 2, 2)])
         theta = np.zeros(P)
         weight_decay_lambda = 0.0
@@ -233,8 +233,8 @@ def test_bad_arguments():
         def check_params(self):
             pass
 
-    with pytest.raises(ValueError, match="operation 1 is Dropout; the numerical gradient supports Affine"):
-        numerical_gradient(WithDropout(), x, np.array([0, 1]))
+    with pytest.raises(ValueError, match="operation 1 is Convolution; the numerical gradient supports Affine"):
+        numerical_gradient(WithConvolution(), x, np.array([0, 1]))
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])

@@ -44,13 +44,15 @@ def register(sub):
                                    "options are those of `fastnn train` (default: the book's "
                                    "gradient check, TwoLayerNet(784, 50, 10) with ReLU).")
     p.add_argument("--batch", type=_batch, default=3, help="number of digits, 3..100 (default 3)")
-    add_network_options(p, {"activation": "relu"}, regularization=False)
+    add_network_options(p, {"activation": "relu"})
     add_optimizer_options(p)
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                    help="arithmetic (default float64: central differences need its precision)")
     p.add_argument("--method", choices=NUMERICAL_METHODS,
                    help="numerical-gradient strategy (default: the fastest that applies, "
-                        "incremental for the two-layer net, else cached)")
+                        "incremental for the two-layer net, full with --dropout or --batchnorm "
+                        "(their training loss: batch statistics, the dropout masks of the "
+                        "checked gradient held fixed), else cached)")
     p.add_argument("--steps", type=_int_in(0), default=0,
                    help="backprop steps of the optimizer (default SGD lr 0.1; batch 100 or the "
                         "whole training set if smaller) before the check, to check trained weights")
@@ -101,7 +103,9 @@ def _run(args):
         from ..numerical import default_method
         args.method = default_method(net)
     steps = f"{args.steps} training steps" + (f" ({type(optimizer).__name__})" if args.steps else "")
-    print(f"gradcheck: {args.activation} net {'-'.join(map(str, net.sizes))} {dtype}, {args.batch} "
+    extra = "".join([", batch norm" if getattr(net, "use_batchnorm", False) else "",
+                     f", dropout {net.dropout_ratio:g}" if getattr(net, "use_dropout", False) else ""])
+    print(f"gradcheck: {args.activation} net {'-'.join(map(str, net.sizes))}{extra} {dtype}, {args.batch} "
           f"digits of {data.name}, {steps}, numerical gradient by '{args.method}'")
     book = gradient_check(net, x, t, method=args.method)
     plain = gradient_check(net, x, t, method=args.method, delta=0.0)

@@ -145,7 +145,7 @@ def add_network_options(parser, defaults=None, *, fill=True, regularization=True
     fills in the defaults; False leaves unset options None (a command that tells given
     options from defaults, such as ``train --resume``, fills them itself).
     regularization: offer --dropout and --batchnorm (False: a command that cannot use
-    them, such as gradcheck, which has no numerical gradient for them).
+    them).
     Returns the argument group.
     """
     d = {**NETWORK_DEFAULTS, **(defaults or {})}

@@ -123,7 +123,8 @@ def build_model(args, input_size, classes):
     filled in), recording in ``args`` the numerical method and optimizer settings used."""
     if is_extended(args) and args.grad == "numerical":
         raise ValueError("--grad numerical: not available with --dropout or --batchnorm "
-                         "(fastnn has no numerical gradient for them yet); use backprop")
+                         "(their numerical gradient is for checking backprop: it holds one set of "
+                         "dropout masks and leaves batch norm's running statistics); use backprop")
     net = network_from_args(args, input_size, classes, dtype=args.dtype, seed=args.seed)
     optimizer = optimizer_from_args(args)
     if args.numerical_method is None and is_extended(args):

@@ -18,8 +18,9 @@ BOOK_OPTIMIZERS = {"sgd": lambda lr: O.SGD(lr or 0.01),
                    "momentum": lambda lr: O.Momentum(lr or 0.01, 0.9),
                    "adagrad": lambda lr: O.AdaGrad(lr or 0.01, eps=1e-7),
                    "adam": lambda lr: O.Adam(lr or 0.001, 0.9, 0.999, eps=1e-7)}
-#: Operations the fused step computes (others train by the layer path).
-FUSED_KINDS = {G.AFFINE, G.SIGMOID, G.RELU, G.SOFTMAX_LOSS}
+#: Operations the fused step computes (others train by the layer path): all of
+#: MultiLayerNetExtend's, dropout and batch normalization included.
+FUSED_KINDS = {G.AFFINE, G.SIGMOID, G.RELU, G.SOFTMAX_LOSS, G.DROPOUT, G.BATCHNORM}
 
 
 def order_of(rng, n, batch, steps):
