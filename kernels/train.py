@@ -446,6 +446,39 @@ def batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t):
 
 
 @kernel
+def scatter_rows(q0, q1, indices, values, scale, g, M, r0):
+    """M[d - r0] += (scale * x[d]) * g for the non-zeros x[d] of one sample at q0..q1-1 of
+    the CSR (M: (rows, H), g: (H,)).  Four rows at a time, so that each g[h] is read once
+    per four rows (784x100 float32 on MNIST: 0.76x the time of one row at a time; eight at
+    a time was slower).  Each element of M gets the same operations as one row at a time,
+    in the same order: the same bits."""
+    H = g.size
+    q = q0
+    while q + 4 <= q1:
+        c0 = scale * values[q]
+        c1 = scale * values[q + 1]
+        c2 = scale * values[q + 2]
+        c3 = scale * values[q + 3]
+        m0 = M[indices[q] - r0]
+        m1 = M[indices[q + 1] - r0]
+        m2 = M[indices[q + 2] - r0]
+        m3 = M[indices[q + 3] - r0]
+        for h in range(H):
+            gh = g[h]
+            m0[h] += c0 * gh
+            m1[h] += c1 * gh
+            m2[h] += c2 * gh
+            m3[h] += c3 * gh
+        q += 4
+    while q < q1:
+        c0 = scale * values[q]
+        m0 = M[indices[q] - r0]
+        for h in range(H):
+            m0[h] += c0 * g[h]
+        q += 1
+
+
+@kernel
 def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
                 kind, hp, t, lam, acts, dacts, xtb, wdrow, direct):
     """Phase 4 for rows r0..r1-1 of operation k's [W; b]: the first Affine's gradient (the
@@ -477,36 +510,21 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
             whole = r0 == 0 and rw == n_in
             if direct:
                 # plain SGD: W[d] -= lr * x[n, d] * dout[n] in place, no gradient buffer
-                lr = theta.dtype.type(hp[LR])
-                for j in range(N):
-                    r = rows[j]
-                    q0 = indptr[r]
-                    q1 = indptr[r + 1]
-                    if not whole:
-                        q0 = lower_bound(indices, q0, q1, r0)
-                        q1 = lower_bound(indices, q0, q1, rw)
-                    g = dout[j]
-                    for q in range(q0, q1):
-                        c = lr * values[q]
-                        wr = W[indices[q] - r0]
-                        for h in range(n_out):
-                            wr[h] -= c * g[h]
+                scale = -theta.dtype.type(hp[LR])
+                M = W
                 i0 = p + n_in * n_out     # only b is left for the optimizer
             else:
+                scale = theta.dtype.type(1.0)
+                M = G
                 G.ravel()[:] = zero
-                for j in range(N):
-                    r = rows[j]
-                    q0 = indptr[r]
-                    q1 = indptr[r + 1]
-                    if not whole:
-                        q0 = lower_bound(indices, q0, q1, r0)
-                        q1 = lower_bound(indices, q0, q1, rw)
-                    g = dout[j]
-                    for q in range(q0, q1):
-                        v = values[q]
-                        gr = G[indices[q] - r0]
-                        for h in range(n_out):
-                            gr[h] += v * g[h]
+            for j in range(N):
+                r = rows[j]
+                q0 = indptr[r]
+                q1 = indptr[r + 1]
+                if not whole:
+                    q0 = lower_bound(indices, q0, q1, r0)
+                    q1 = lower_bound(indices, q0, q1, rw)
+                scatter_rows(q0, q1, indices, values, scale, dout[j], M, r0)
         if lam != 0.0 and not (k == 0 and direct):
             lam_t = theta.dtype.type(lam)
             gf = G.ravel()
