@@ -14,7 +14,6 @@ import argparse
 import sys
 import time
 
-import numba
 import numpy as np
 from numba import njit
 
