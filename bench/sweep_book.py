@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--book-threads", default="default",
                    help="comma-separated BLAS thread counts for the book's script "
-                        "(default: OpenBLAS's own; 1: one thread)")
+                        "(default: OpenBLAS's own; 1: one thread; none: skip the book's script)")
     p.add_argument("--workers", default="2,1", help="fastnn sweep --workers values")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--base", metavar="FASTNN",
@@ -88,6 +88,8 @@ def main(argv=None):
     fastnn = str(Path(sys.executable).with_name("fastnn"))
     variants = []
     for threads in args.book_threads.split(","):
+        if threads == "none":
+            continue
         env = dict(os.environ)
         if threads != "default":
             env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads)
