@@ -108,9 +108,24 @@ def connect(scheduler=None, workers=None, timeout=CONNECT_TIMEOUT):
             try:
                 yield client
             finally:
+                _quiet_close(client)
                 client.close()
         finally:
             cluster.close()
+
+
+def _silence_distributed():
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
+def _quiet_close(client):
+    """Before the LocalCluster closes: its workers stop logging. A worker whose heartbeat
+    meets the scheduler closing logs it as an error with a traceback (a race in Dask's
+    shutdown, seen on a busy machine); once the trials are in there is nothing to report."""
+    try:
+        client.run(_silence_distributed)
+    except Exception:       # a worker gone already: nothing of it to silence
+        pass
 
 
 def start_method():
