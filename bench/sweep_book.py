@@ -1,13 +1,16 @@
 """The book's 100-trial hyperparameter search: its script against ``fastnn sweep``, whole processes.
 
     python -m bench.sweep_book [--trials 100] [--repeats 1] [--book-threads default,1]
+                               [--workers 2,1] [--base OTHER/.venv/bin/fastnn]
 
 Runs, taking turns in each round so that load from other processes hits them alike:
 
 - ``book``: bench/book_search.py, the book's script in plain NumPy, as one process
   (BLAS threads as given: ``default`` leaves OpenBLAS its own count, the cores);
 - ``sweep 2w`` / ``sweep 1w``: ``fastnn sweep examples/sweeps/book_search.toml
-  --workers 2`` / ``--workers 1`` (the spec's trial count replaced by --trials).
+  --workers 2`` / ``--workers 1`` (the spec's trial count replaced by --trials);
+- with ``--base``, the same sweeps by another fastnn (the console script of another
+  checkout, say main's), to compare two versions in one run.
 
 Each figure is the wall time of the whole process (imports, data, the trials, the
 summary and the figures), the median over rounds, and the CPU seconds it used with
@@ -69,9 +72,12 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--book-threads", default="default",
                    help="comma-separated BLAS thread counts for the book's script "
-                        "(default: OpenBLAS's own; 1: one thread)")
+                        "(default: OpenBLAS's own; 1: one thread; none: skip the book's script)")
     p.add_argument("--workers", default="2,1", help="fastnn sweep --workers values")
     p.add_argument("--dataset", default="mnist")
+    p.add_argument("--base", metavar="FASTNN",
+                   help="another fastnn console script (another checkout's) to run the same "
+                        "sweeps with, in the same rounds")
     args = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="sweep-book-"))
     spec = tmp / "book_search.toml"
@@ -82,15 +88,19 @@ def main(argv=None):
     fastnn = str(Path(sys.executable).with_name("fastnn"))
     variants = []
     for threads in args.book_threads.split(","):
+        if threads == "none":
+            continue
         env = dict(os.environ)
         if threads != "default":
             env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads)
         variants.append((f"book ({threads} BLAS threads)", env,
                          [sys.executable, "-m", "bench.book_search", "--trials", str(args.trials),
                           "--dataset", args.dataset, "--out", str(tmp / "book.png")]))
+    sweeps = [("fastnn", fastnn)] + ([("base", str(Path(args.base).absolute()))] if args.base else [])
     for w in args.workers.split(","):
-        variants.append((f"fastnn sweep --workers {w}", None,
-                         [fastnn, "sweep", str(spec), "--workers", w, "--quiet", "--out"]))
+        for label, exe in sweeps:
+            variants.append((f"{label} sweep --workers {w}", None,
+                             [exe, "sweep", str(spec), "--workers", w, "--quiet", "--out"]))
     times = {name: [] for name, _, _ in variants}
     cpus = {name: [] for name, _, _ in variants}
     load0 = os.getloadavg()
@@ -99,7 +109,7 @@ def main(argv=None):
     for r in range(args.repeats):
         for name, env, cmd in variants:
             if cmd[-1] == "--out":
-                cmd = cmd + [str(tmp / f"out-{r}-{len(times[name])}-{name.split()[-1]}")]
+                cmd = cmd + [str(tmp / f"out-{r}-{name.split()[0]}-{name.split()[-1]}")]
             wall, cpu, _ = timed(cmd, env)
             times[name].append(wall)
             cpus[name].append(cpu)
@@ -114,10 +124,13 @@ def main(argv=None):
     print("|---|---|---|---|")
     for name, v in med.items():
         print(f"| {name} | {v:.1f} | {v / fastest_sweep:.1f}x | {cpu[name]:.1f} |")
-    one = [v for k, v in med.items() if k.endswith("--workers 1")]
-    two = [v for k, v in med.items() if k.endswith("--workers 2")]
-    if one and two:
-        print(f"\n1 vs 2 workers: {one[0] / two[0]:.2f}x")
+    book = min((v for k, v in med.items() if k.startswith("book")), default=None)
+    for label, _ in sweeps:
+        one = [v for k, v in med.items() if k == f"{label} sweep --workers 1"]
+        two = [v for k, v in med.items() if k == f"{label} sweep --workers 2"]
+        if one and two:
+            print(f"\n{label}: 1 vs 2 workers: {one[0] / two[0]:.2f}x"
+                  + (f"; fastest book run vs 2 workers: {book / two[0]:.1f}x" if book else ""))
 
 
 if __name__ == "__main__":

@@ -339,8 +339,13 @@ class Trainer:
         epoch starts; random: the book's draw with replacement, one draw per batch.
         """
         if self.sampling == "random":
-            return np.concatenate([self.rng.choice(self.x_train.shape[0], self.batch_size)
-                                   for _ in range(k)])
+            # rng.choice(N, B) is rng.integers(0, N, B) (int64) after checks: the same numbers,
+            # drawn in 84 us instead of 137 us for an epoch of the book's search (4 x 100)
+            N, B = self.x_train.shape[0], self.batch_size
+            out = np.empty(k * B, dtype=np.int64)
+            for i in range(k):
+                out[i * B:(i + 1) * B] = self.rng.integers(0, N, B, dtype=np.int64)
+            return out
         if self._pos == 0:
             self._order = self.rng.permutation(self.x_train.shape[0])
         B = self.batch_size

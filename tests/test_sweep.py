@@ -449,3 +449,17 @@ def test_an_option_added_to_fastnn_train_is_an_axis_and_never_silently_ignored(m
                                           "fastnn train takes it, but this version of fastnn "
                                           "sweep does not pass it to trials yet"):
         expand(spec)
+
+
+def test_local_workers_fork_only_before_numba_starts_its_threads():
+    """A LocalCluster forks its workers from a process that has not started numba's thread
+    pool (fastnn sweep's), and spawns them otherwise: a forked child of a process running
+    OpenMP threads could inherit them half-way."""
+    import subprocess
+    import sys
+    code = ("from fastnn.sweep.runner import start_method; print(start_method()); "
+            "import numba; numba.get_num_threads(); print(start_method())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    first = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert r.stdout.split() == [first, "spawn"]

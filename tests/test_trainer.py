@@ -5,7 +5,7 @@ import signal
 import numpy as np
 import pytest
 
-from fastnn import Momentum, TwoLayerNet
+from fastnn import Momentum, MultiLayerNet, TwoLayerNet
 from fastnn.datasets import load
 from fastnn.trainer import Trainer, TrainingDiverged, TrainingInterrupted, evaluate
 
@@ -398,3 +398,17 @@ def test_numerical_training_of_a_deeper_net_uses_the_method_that_applies():
     assert deep.iteration == 3
     assert Trainer(TwoLayerNet(12, 6, 3, seed=0), x, t, grad="numerical", iterations=1,
                    batch_size=10).numerical_method == "incremental"
+
+
+def test_random_sampling_blocks_are_the_books_draws():
+    """The fused path draws a block of k batches at once: the same numbers as k calls of
+    the book's rng.choice(N, batch_size)."""
+    x, t = numbered(250)
+    net = MultiLayerNet(784, [5], 10)
+    tr = Trainer(net, x, t, batch_size=50, epochs=1, sampling="random", seed=11)
+    assert tr.step_kind == "fused"
+    block = tr._block_indices(5)
+    expected = np.random.default_rng(11)
+    assert block.dtype == np.int64
+    np.testing.assert_array_equal(block, np.concatenate([expected.choice(250, 50)
+                                                         for _ in range(5)]))
