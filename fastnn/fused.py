@@ -346,7 +346,8 @@ class Fused:
                 labels = args[-1]
             else:
                 dense = args[-2]
-            loss = fn(x, labels, dense, W1, b1, W2, b2, float(hp[KO.LR]), *args[:-2])
+            threads = numba.get_num_threads() if parallel else 1
+            loss = fn(x, labels, dense, W1, b1, W2, b2, float(hp[KO.LR]), threads, *args[:-2])
             self.optimizer.t += 1
         else:
             csr = to_csr(x)

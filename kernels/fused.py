@@ -413,8 +413,8 @@ def train_steps_parallel(indptr, indices, values, labels, tdense, order, start, 
 
 #: Buffers of :func:`step_dense`: each sample j of a dense batch gets the positions
 #: ``lo[j] = j * D`` to ``hi[j] - 1`` of indices/values for its non-zeros.
-#: ``cuts[j, t]`` is the first of those positions whose pixel is at least ``t * D // P``
-#: (P = chunks(N)): where the W1 update's range t of pixels starts in sample j's list.
+#: ``cuts[j, t]`` is the first of those positions whose pixel is at least ``t * D // U``
+#: (U ranges, one per thread): where the W1 update's range t of pixels starts in sample j's list.
 DenseBuffers = namedtuple("DenseBuffers", ["rows", "lo", "hi", "cuts", "indices", "values"])
 
 
@@ -463,12 +463,13 @@ def _update_w1_range(N, t, cuts, indices, values, da1, W1, lr, hint):
 
 
 @kernel
-def step_dense_serial(x, labels, tdense, W1, b1, W2, b2, lr, relu, rows, lo, hi, cuts, indices, values,
+def step_dense_serial(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, rows, lo, hi, cuts, indices, values,
                       z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
     """One SGD step on the dense batch x (N, D), compressed chunk by chunk as the forward pass
     reaches it (no CSR of the batch made beforehand); returns the loss before the update.
 
-    labels: (N,) int (ignored when tdense has rows); tdense: (N, C) or (0, C);
+    labels: (N,) int (ignored when tdense has rows); tdense: (N, C) or (0, C); threads:
+    numba's thread count (the parallel twin updates W1 in that many ranges of pixels);
     rows .. values from :func:`make_dense_buffers`, z1 .. gloss from
     :func:`make_buffers`, both for at least N samples.  Same arithmetic, in the
     same order, as :func:`train_steps_serial` on ``to_csr(x)``, so the same bits.
@@ -488,21 +489,25 @@ def step_dense_serial(x, labels, tdense, W1, b1, W2, b2, lr, relu, rows, lo, hi,
 
 
 @kernel(parallel=True)
-def step_dense_parallel(x, labels, tdense, W1, b1, W2, b2, lr, relu, rows, lo, hi, cuts, indices, values,
+def step_dense_parallel(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, rows, lo, hi, cuts, indices, values,
                         z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
     """Twin of :func:`step_dense_serial`: chunks in parallel, then W1 by ranges of pixels
-    (as :func:`train_steps_parallel`).  Same bits as the serial twin."""
+    (as :func:`train_steps_parallel`).  Same bits as the serial twin.
+
+    The W1 update runs in one range of pixels per thread: each row of W1 still gets its
+    samples' contributions in batch order, so the bits do not depend on the ranges."""
     N, D = x.shape
     lr_t = W1.dtype.type(lr)
     P = chunks(N)
+    U = max(1, min(threads, MAX_CHUNKS))
     _transpose(W2, w2t)
     for t in prange(P):
         j0 = t * N // P
         j1 = (t + 1) * N // P
-        _compress_rows(x, j0, j1, P, lo, hi, cuts, indices, values)
+        _compress_rows(x, j0, j1, U, lo, hi, cuts, indices, values)
         _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense,
                  W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
-    for t in prange(P):
+    for t in prange(U):
         _update_w1_range(N, t, cuts, indices, values, da1, W1, lr_t, hint)
     return _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
@@ -548,5 +553,6 @@ def train_step(x, labels, W1, b1, W2, b2, lr, buffers, *, activation="sigmoid", 
     if parallel is None:
         parallel = numba.get_num_threads() > 1 and N >= PARALLEL_MIN_BATCH
     fn = step_dense_parallel if parallel else step_dense_serial
-    return fn(x, labels, targets, W1, b1, W2, b2, float(lr), ACTIVATION_CODES[activation], *dense_buffers,
+    return fn(x, labels, targets, W1, b1, W2, b2, float(lr), numba.get_num_threads(),
+              ACTIVATION_CODES[activation], *dense_buffers,
               *buffers, hidden_hint(W1.shape[1]))
