@@ -13,7 +13,9 @@ copied and zero pixels cost nothing.  The first-layer product
 ``W1 -= lr * x.T @ dA1`` is applied sample by sample over the same pixels,
 which needs no gradient buffer for W1.  On MNIST (about 80 % zeros) that is
 a fifth of the dense arithmetic.  :func:`train_steps` runs many steps in
-one call.
+one call; :func:`step_dense_serial` / :func:`step_dense_parallel` take one
+step on a dense batch, compressing each chunk of it as they reach it (same
+arithmetic in the same order, so the same bits as compressing first).
 
 Threads: no BLAS anywhere.  Both twins split a batch of N samples into the
 same fixed chunks (:func:`chunks`: a function of N alone, never of the thread
