@@ -6,7 +6,7 @@
 A case is a loop written as a user would write it (fp32 784-50-10, MNIST
 batches of the bundled sample, no thread settings): the lean NumPy step of
 the book's formulas (also with BLAS at one thread, set by threadpoolctl), fastnn's layer path (``net.gradient`` + ``SGD.update``)
-with sigmoid and with ReLU, and ``FusedSGD(net, lr).step(x, t)``.  Each runs
+with sigmoid and with ReLU, and ``FusedSGD(net, lr).step(x, t)`` with each.  Each runs
 in its own ``python -c`` process (so no case inherits another's thread
 pools), the processes take turns in ``--repeats`` rounds, and each figure is
 the median over rounds of that process's median step time.  ``--load``
@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("numpy", "numpy-1", "layers-sigmoid", "layers-relu", "fused-step")
+CASES = ("numpy", "numpy-1", "layers-sigmoid", "layers-relu", "fused-step", "fused-step-relu")
 LABELS = {"numpy": "lean NumPy step", "numpy-1": "lean NumPy step, BLAS at 1 thread",
-          "layers-sigmoid": "layers, sigmoid", "layers-relu": "layers, ReLU", "fused-step": "FusedSGD.step"}
+          "layers-sigmoid": "layers, sigmoid", "layers-relu": "layers, ReLU",
+          "fused-step": "FusedSGD.step, sigmoid", "fused-step-relu": "FusedSGD.step, ReLU"}
 
 #: The child process: one case, timed in rounds of steps after a warm-up; prints JSON.
 CHILD = r"""
@@ -50,10 +51,11 @@ elif case.startswith("layers"):
     opt = SGD(0.1)
     def step(xb, tb):
         opt.update(net.params, net.gradient(xb, tb))
-else:
+else:                        # fused-step: the net's default activation (sigmoid); fused-step-relu
     from fastnn import TwoLayerNet
     from fastnn.fused import FusedSGD
-    opt = FusedSGD(TwoLayerNet(784, 50, 10, dtype=np.float32, seed=0), 0.1)
+    act = "relu" if case.endswith("relu") else "sigmoid"
+    opt = FusedSGD(TwoLayerNet(784, 50, 10, activation=act, dtype=np.float32, seed=0), 0.1)
     def step(xb, tb):
         opt.step(xb, tb)
 xs = [(np.ascontiguousarray(x[i:i + batch]), t[i:i + batch]) for i in range(0, 40 * batch, batch)]

@@ -378,19 +378,46 @@ class Fused:
         """
         plan = self._model()
         x, (labels, dense) = self._checked(x, t)
-        self._optimizer(plan)
+        kind, hp, _, _, _, special = self._optimizer(plan)
         N = x.shape[0]
-        csr = to_csr(x)
-        if labels is None:
-            labels = np.zeros(0, np.intp)
-        losses = np.empty(1)
         parallel, _, timed = self._use_parallel(N, N, self._adaptive)
         t0 = time.perf_counter()
-        self._steps(plan, csr, labels, dense, np.arange(N, dtype=np.int64), 0, 1, N, losses, parallel)
+        if special:
+            # two-layer plain SGD: the batch is compressed inside the kernel, chunk by chunk
+            args = self._dense_args(N, x.shape[1], plan["two_layer"])
+            fn = KF.step_dense_parallel if parallel else KF.step_dense_serial
+            W1, b1, W2, b2 = self._two_params()
+            if labels is None:
+                labels = args[-1]
+            else:
+                dense = args[-2]
+            threads = numba.get_num_threads() if parallel else 1
+            loss = fn(x, labels, dense, W1, b1, W2, b2, float(hp[KO.LR]), threads, *args[:-2])
+            self.optimizer.t += 1
+        else:
+            csr = to_csr(x)
+            if labels is None:
+                labels = np.zeros(0, np.intp)
+            losses = np.empty(1)
+            self._steps(plan, csr, labels, dense, np.arange(N, dtype=np.int64), 0, 1, N, losses, parallel)
+            loss = losses[0]
         if timed:
             self._adaptive.record(N, parallel, time.perf_counter() - t0)
             self._steps_parallel = self._adaptive.current(N)
-        return float(losses[0])
+        return float(loss)
+
+    def _dense_args(self, n, D, activation):
+        """The two-layer step kernel's arguments after lr, for dense batches of n rows (cached):
+        (relu, dense buffers..., buffers..., hint, empty targets, empty labels)."""
+        key = ("dense", n)
+        args = self._buffers.get(key)
+        if args is None:
+            dt = self.net.dtype
+            buf = self.buffers(n, True)
+            H, C = buf.z1.shape[1], buf.dy.shape[1]
+            args = self._buffers[key] = (KF.ACTIVATION_CODES[activation], *KF.make_dense_buffers(n, D, dt),
+                                         *buf, KF.hidden_hint(H), np.empty((0, C), dt), np.zeros(0, np.intp))
+        return args
 
     # -- evaluation ---------------------------------------------------------------------
     def evaluate(self, data, loss=True):

@@ -13,7 +13,9 @@ copied and zero pixels cost nothing.  The first-layer product
 ``W1 -= lr * x.T @ dA1`` is applied sample by sample over the same pixels,
 which needs no gradient buffer for W1.  On MNIST (about 80 % zeros) that is
 a fifth of the dense arithmetic.  :func:`train_steps` runs many steps in
-one call.
+one call; :func:`step_dense_serial` / :func:`step_dense_parallel` take one
+step on a dense batch, compressing each chunk of it as they reach it (same
+arithmetic in the same order, so the same bits as compressing first).
 
 Threads: no BLAS anywhere.  Both twins split a batch of N samples into the
 same fixed chunks (:func:`chunks`: a function of N alone, never of the thread
@@ -32,7 +34,7 @@ from numba import prange
 
 from ._config import kernel
 from .losses import DELTA
-from .sparse import lower_bound, to_csr
+from .sparse import compress_row, lower_bound
 
 #: With more than one thread, batches from this size on use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
@@ -108,26 +110,31 @@ def _hidden(p0, p1, indices, values, W1, b1, relu, zr, hint):
     one = W1.dtype.type(1.0)
     for h in range(H):
         zr[h] = zero
-    # four non-zero pixels at a time: one pass over zr per four rows of W1
-    p = p0
-    while p + 4 <= p1:
-        v0 = values[p]
-        v1 = values[p + 1]
-        v2 = values[p + 2]
-        v3 = values[p + 3]
-        w0 = W1[indices[p]]
-        w1 = W1[indices[p + 1]]
-        w2 = W1[indices[p + 2]]
-        w3 = W1[indices[p + 3]]
+    # four non-zero pixels at a time: one pass over zr per four rows of W1.  Positions count
+    # from 0 in slices: numba then need not test them (nor, for unsigned indices, the pixels)
+    # for negative values to wrap around
+    ix = indices[p0:p1]
+    vx = values[p0:p1]
+    n = ix.size
+    k = 0
+    while k + 4 <= n:
+        v0 = vx[k]
+        v1 = vx[k + 1]
+        v2 = vx[k + 2]
+        v3 = vx[k + 3]
+        w0 = W1[ix[k]]
+        w1 = W1[ix[k + 1]]
+        w2 = W1[ix[k + 2]]
+        w3 = W1[ix[k + 3]]
         for h in range(H):
             zr[h] += v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]
-        p += 4
-    while p < p1:
-        v0 = values[p]
-        w0 = W1[indices[p]]
+        k += 4
+    while k < n:
+        v0 = vx[k]
+        w0 = W1[ix[k]]
         for h in range(H):
             zr[h] += v0 * w0[h]
-        p += 1
+        k += 1
     if relu:
         for h in range(H):
             a = zr[h] + b1[h]
@@ -173,10 +180,12 @@ def _softmax_row(yr, C):
 
 
 @kernel
-def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1, W2T, b2, relu,
+def _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense, W1, b1, W2T, b2, relu,
              z1, dy, da1, gW2, gb1, gb2, gloss, hint):
     """Forward and backward of batch samples j0..j1-1 (data rows ``rows[j]``), all but dW1.
 
+    Row r's non-zeros are at positions lo[r]..hi[r]-1 of indices/values (a CSR's
+    ``indptr[:-1]`` and ``indptr[1:]``).
     Writes z1, dy (= dL/dA2), da1 (= dL/dA1) rows j, and chunk t's sums of
     the W2, b1, b2 gradients and of the log-probabilities.
     """
@@ -199,8 +208,8 @@ def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1
     logsum = 0.0
     for j in range(j0, j1):
         r = rows[j]
-        p0 = indptr[r]
-        p1 = indptr[r + 1]
+        p0 = lo[r]
+        p1 = hi[r]
         zr = z1[j]
         _hidden(p0, p1, indices, values, W1, b1, relu, zr, hint)
         yr = dy[j]
@@ -248,21 +257,24 @@ def _samples(rows, j0, j1, t, N, indptr, indices, values, labels, tdense, W1, b1
 
 
 @kernel
-def _update_w1(rows, N, d0, d1, indptr, indices, values, da1, W1, lr, hint):
-    """W1[d] -= lr * x[n, d] * dA1[n] for every batch sample n and non-zero pixel d in [d0, d1)."""
+def _update_w1(rows, N, d0, d1, lo, hi, indices, values, da1, W1, lr, hint):
+    """W1[d] -= lr * x[n, d] * dA1[n] for every batch sample n and non-zero pixel d in [d0, d1)
+    (non-zeros of row r at lo[r]..hi[r]-1)."""
     H = len(hint)
     whole = d0 == 0 and d1 == W1.shape[0]
     for j in range(N):
         r = rows[j]
-        p0 = indptr[r]
-        p1 = indptr[r + 1]
+        p0 = lo[r]
+        p1 = hi[r]
         if not whole:
             p0 = lower_bound(indices, p0, p1, d0)
             p1 = lower_bound(indices, p0, p1, d1)
         g = da1[j]
-        for p in range(p0, p1):
-            c = lr * values[p]
-            wr = W1[indices[p]]
+        ix = indices[p0:p1]
+        vx = values[p0:p1]
+        for k in range(ix.size):
+            c = lr * vx[k]
+            wr = W1[ix[k]]
             for h in range(H):
                 wr[h] -= c * g[h]
 
@@ -363,6 +375,8 @@ def train_steps_serial(indptr, indices, values, labels, tdense, order, start, ns
     """
     D = W1.shape[0]
     lr_t = W1.dtype.type(lr)
+    lo = indptr[:-1]
+    hi = indptr[1:]
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
@@ -370,9 +384,9 @@ def train_steps_serial(indptr, indices, values, labels, tdense, order, start, ns
         P = chunks(N)
         _transpose(W2, w2t)
         for t in range(P):
-            _samples(rows, t * N // P, (t + 1) * N // P, t, N, indptr, indices, values, labels, tdense,
+            _samples(rows, t * N // P, (t + 1) * N // P, t, N, lo, hi, indices, values, labels, tdense,
                      W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
-        _update_w1(rows, N, 0, D, indptr, indices, values, da1, W1, lr_t, hint)
+        _update_w1(rows, N, 0, D, lo, hi, indices, values, da1, W1, lr_t, hint)
         losses[s] = _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
 
@@ -383,6 +397,8 @@ def train_steps_parallel(indptr, indices, values, labels, tdense, order, start, 
     W1 updated in P ranges of pixels in parallel.  Same bits as the serial twin."""
     D = W1.shape[0]
     lr_t = W1.dtype.type(lr)
+    lo = indptr[:-1]
+    hi = indptr[1:]
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
@@ -390,11 +406,112 @@ def train_steps_parallel(indptr, indices, values, labels, tdense, order, start, 
         P = chunks(N)
         _transpose(W2, w2t)
         for t in prange(P):
-            _samples(rows, t * N // P, (t + 1) * N // P, t, N, indptr, indices, values, labels, tdense,
+            _samples(rows, t * N // P, (t + 1) * N // P, t, N, lo, hi, indices, values, labels, tdense,
                      W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
         for t in prange(P):
-            _update_w1(rows, N, t * D // P, (t + 1) * D // P, indptr, indices, values, da1, W1, lr_t, hint)
+            _update_w1(rows, N, t * D // P, (t + 1) * D // P, lo, hi, indices, values, da1, W1, lr_t, hint)
         losses[s] = _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+
+
+#: Buffers of :func:`step_dense`: each sample j of a dense batch gets the positions
+#: ``lo[j] = j * D`` to ``hi[j] - 1`` of indices/values for its non-zeros.
+#: ``cuts[j, t]`` is the first of those positions whose pixel is at least ``t * D // U``
+#: (U ranges, one per thread): where the W1 update's range t of pixels starts in sample j's list.
+DenseBuffers = namedtuple("DenseBuffers", ["rows", "lo", "hi", "cuts", "indices", "values"])
+
+
+def make_dense_buffers(batch_size, input_size, dtype):
+    """:class:`DenseBuffers` for dense batches of up to ``batch_size`` rows of ``input_size``."""
+    N, D = batch_size, input_size
+    return DenseBuffers(rows=np.arange(N, dtype=np.int64), lo=np.arange(N, dtype=np.int64) * D,
+                        hi=np.empty(N, np.int64), cuts=np.empty((N, MAX_CHUNKS + 1), np.int64),
+                        indices=np.empty(N * D, np.uint16 if D <= 1 << 16 else np.uint32),
+                        values=np.empty(N * D, dtype))
+
+
+@kernel
+def _compress_rows(x, j0, j1, P, lo, hi, cuts, indices, values):
+    """Non-zeros of x[j] into indices/values from lo[j] on, for j in [j0, j1); hi[j]: their end;
+    cuts[j, :P + 1]: where each of the P ranges of pixels starts (one pass over the list, no
+    binary search: searching cost the parallel update as much as the update itself)."""
+    D = x.shape[1]
+    for j in range(j0, j1):
+        p = lo[j]
+        end = compress_row(x[j], indices, values, p)
+        hi[j] = end
+        cj = cuts[j]
+        for t in range(P):
+            d = t * D // P
+            while p < end and indices[p] < d:
+                p += 1
+            cj[t] = p
+        cj[P] = end
+
+
+@kernel
+def _update_w1_range(N, t, cuts, indices, values, da1, W1, lr, hint):
+    """W1[d] -= lr * x[n, d] * dA1[n] for the pixels d of range t (positions cuts[n, t] to
+    cuts[n, t + 1] - 1 of each sample n), samples in batch order."""
+    H = len(hint)
+    for j in range(N):
+        g = da1[j]
+        ix = indices[cuts[j, t]:cuts[j, t + 1]]
+        vx = values[cuts[j, t]:cuts[j, t + 1]]
+        for k in range(ix.size):
+            c = lr * vx[k]
+            wr = W1[ix[k]]
+            for h in range(H):
+                wr[h] -= c * g[h]
+
+
+@kernel
+def step_dense_serial(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, rows, lo, hi, cuts, indices, values,
+                      z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
+    """One SGD step on the dense batch x (N, D), compressed chunk by chunk as the forward pass
+    reaches it (no CSR of the batch made beforehand); returns the loss before the update.
+
+    labels: (N,) int (ignored when tdense has rows); tdense: (N, C) or (0, C); threads:
+    numba's thread count (the parallel twin updates W1 in that many ranges of pixels);
+    rows .. values from :func:`make_dense_buffers`, z1 .. gloss from
+    :func:`make_buffers`, both for at least N samples.  Same arithmetic, in the
+    same order, as :func:`train_steps_serial` on ``to_csr(x)``, so the same bits.
+    """
+    N, D = x.shape
+    lr_t = W1.dtype.type(lr)
+    P = chunks(N)
+    _transpose(W2, w2t)
+    for t in range(P):
+        j0 = t * N // P
+        j1 = (t + 1) * N // P
+        _compress_rows(x, j0, j1, 0, lo, hi, cuts, indices, values)   # no cuts needed
+        _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense,
+                 W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
+    _update_w1(rows, N, 0, D, lo, hi, indices, values, da1, W1, lr_t, hint)
+    return _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
+
+
+@kernel(parallel=True)
+def step_dense_parallel(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, rows, lo, hi, cuts, indices, values,
+                        z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
+    """Twin of :func:`step_dense_serial`: chunks in parallel, then W1 by ranges of pixels
+    (as :func:`train_steps_parallel`).  Same bits as the serial twin.
+
+    The W1 update runs in one range of pixels per thread: each row of W1 still gets its
+    samples' contributions in batch order, so the bits do not depend on the ranges."""
+    N, D = x.shape
+    lr_t = W1.dtype.type(lr)
+    P = chunks(N)
+    U = max(1, min(threads, MAX_CHUNKS))
+    _transpose(W2, w2t)
+    for t in prange(P):
+        j0 = t * N // P
+        j1 = (t + 1) * N // P
+        _compress_rows(x, j0, j1, U, lo, hi, cuts, indices, values)
+        _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense,
+                 W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
+    for t in prange(U):
+        _update_w1_range(N, t, cuts, indices, values, da1, W1, lr_t, hint)
+    return _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
 
 def train_steps(data, labels, order, start, nsteps, batch, W1, b1, W2, b2, lr, buffers, losses, *,
@@ -422,18 +539,22 @@ def train_steps(data, labels, order, start, nsteps, batch, W1, b1, W2, b2, lr, b
 
 
 def train_step(x, labels, W1, b1, W2, b2, lr, buffers, *, activation="sigmoid", targets=None,
-               parallel=None):
-    """One fused SGD step on a dense batch x (N, D); returns the loss before the update.
+               parallel=None, dense_buffers=None):
+    """One fused SGD step on a dense batch x (N, D) C-contiguous; returns the loss before the update.
 
-    Compresses x, then runs :func:`train_steps` once.  Unchecked, as there;
-    raises ValueError if x holds NaN or inf (and nothing is updated).
+    Unchecked, as :func:`train_steps` (x finite, of the parameters' dtype);
+    ``dense_buffers`` from :func:`make_dense_buffers` (made here if None).
     """
-    N = x.shape[0]
-    data = to_csr(x)
+    N, D = x.shape
     if labels is None:
         labels = np.zeros(N, np.intp)
-    losses = np.empty(1)
-    train_steps(data, labels, np.arange(N, dtype=np.int64), 0, 1, N,
-                W1, b1, W2, b2, lr, buffers, losses, activation=activation, targets=targets,
-                parallel=parallel)
-    return losses[0]
+    if targets is None:
+        targets = np.empty((0, W2.shape[1]), W1.dtype)
+    if dense_buffers is None:
+        dense_buffers = make_dense_buffers(N, D, W1.dtype)
+    if parallel is None:
+        parallel = numba.get_num_threads() > 1 and N >= PARALLEL_MIN_BATCH
+    fn = step_dense_parallel if parallel else step_dense_serial
+    return fn(x, labels, targets, W1, b1, W2, b2, float(lr), numba.get_num_threads(),
+              ACTIVATION_CODES[activation], *dense_buffers,
+              *buffers, hidden_hint(W1.shape[1]))

@@ -129,6 +129,30 @@ def test_buffers_reused_and_training_lowers_loss(mnist):
     assert last < first
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+@pytest.mark.parametrize("batch", [1, 7, 100, 257])
+def test_step_same_bits_serial_parallel_and_run(mnist, activation, batch):
+    """step() compresses the batch inside the kernel: the serial kernel, the parallel one on
+    every thread count, and run() over the rows compressed beforehand give the same bits."""
+    images, labels = mnist
+    x, t = images[:3 * batch].astype(np.float32), labels[:3 * batch]
+    results = []
+    for n, parallel, how in [(1, False, "step"), (1, False, "run")] + [
+            (n, True, "step") for n in range(1, numba.config.NUMBA_NUM_THREADS + 1)]:
+        net = TwoLayerNet(784, 20, 10, activation=activation, dtype=np.float32, seed=1)
+        opt = FusedSGD(net, 0.1, parallel=parallel)
+        with num_threads(n):
+            if how == "run":
+                losses = list(opt.run(opt.prepare(x, t), np.arange(x.shape[0]), 0, 3, batch))
+            else:
+                losses = [opt.step(x[s:s + batch], t[s:s + batch]) for s in range(0, 3 * batch, batch)]
+        results.append((net.params, losses))
+    for params, losses in results[1:]:
+        for k in params:
+            assert np.array_equal(params[k], results[0][0][k]), k
+        assert losses == results[0][1]
+
+
 def test_non_finite_input_rejected_without_update():
     net = TwoLayerNet(784, 10, 10, seed=0)
     before = {k: v.copy() for k, v in net.params.items()}
