@@ -107,6 +107,12 @@ def chunk_rows(t, T, n):
     return min(n, 4 * (t * q // T))
 
 
+def pick_parallel(batch):
+    """The default choice of :func:`train_steps`: the prange twin with more than one numba
+    thread and at least PARALLEL_MIN_BATCH samples."""
+    return numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
+
+
 def work_items(ops, items):
     """Pieces of the parameter phase: (n_items, 4) int64 rows ``(k, r0, r1, w0)``, rows
     r0..r1-1 of operation k's ``[W; b]`` (row IN is b), whose sums of W ** 2 go to
@@ -780,8 +786,8 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     theta (P,) C-contiguous; opt_kind, hp (float64 (NHP,)), t0 (steps taken
     before), s1, s2 the optimizer (kernels.optimizers); lam: weight decay;
     buffers from :func:`make_buffers` for at least ``batch`` samples; items:
-    pieces from :func:`work_items` for the parallel kernel (None: ITEMS_PER_THREAD
-    per numba thread; the serial kernel takes one per Affine); losses: (>= nsteps,) float64, receives each step's loss.
+    pieces from :func:`work_items` (None: ITEMS_PER_THREAD per numba thread for the
+    parallel kernel, one per Affine for the serial one; any partition gives the same bits); losses: (>= nsteps,) float64, receives each step's loss.
     ``parallel``: True runs the prange twin, False the serial one (same bits
     either way); None picks the parallel one with more than one numba thread and
     batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
@@ -804,12 +810,10 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     if labels is None:
         labels = np.zeros(0, np.intp)
     if parallel is None:
-        parallel = numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
+        parallel = pick_parallel(batch)
     fn = train_steps_parallel if parallel else train_steps_serial
-    if not parallel:
-        items = work_items(ops, 1)
-    elif items is None:
-        items = work_items(ops, ITEMS_PER_THREAD * numba.get_num_threads())
+    if items is None:
+        items = work_items(ops, ITEMS_PER_THREAD * numba.get_num_threads() if parallel else 1)
     b = buffers
     # items differ in size: the parallel kernel hands them out one at a time (numba's default
     # gives each thread an equal share of the iterations); set here, as numba cannot cache a
