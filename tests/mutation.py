@@ -40,6 +40,14 @@ _NUMGRAD = (f"{_VALUES} " + " ".join(f"tests/test_numgrad_kernels.py::{t}" for t
     "test_full_matches_book_loop_small_net", "test_relu_kink_and_large_inputs_fall_back_exactly",
     "test_bad_arguments")) + " -k 'numerical or incremental or book_loop or kink or bad_arguments or keyword or large or scores or defaults or boundary'")
 
+#: tests of test_fused_any.py without the two that train MNIST-sized nets (a minute with the JIT off)
+_FUSED_ANY = "tests/test_fused_any.py -k 'not generic_kernel and not blas_threads'"
+#: chapter 6's dropout and batch normalization: kernels, layers, tables, MultiLayerNetExtend
+_REGUL = "tests/test_regul_kernels.py tests/test_regul_layers.py tests/test_regul_graph.py tests/test_extend.py"
+#: numerical gradients of the description on small nets (the MNIST-sized ones take minutes each)
+_GRAPH_NUMGRAD = ("tests/test_numerical_graph.py -k 'book_loop or backprop or kinks or series_terms or random_shapes "
+                  "or bad_arguments or fastest'")
+
 #: module -> the tests that exercise it (fast with the JIT off), in priority order.
 MODULES = {
     "fastnn/optimizers.py": "tests/test_optimizers.py tests/test_edge_values.py tests/test_errors.py",
@@ -53,19 +61,32 @@ MODULES = {
     "kernels/losses.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/affine.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/checks.py": "tests/test_check_kernels.py tests/test_edge_values.py tests/test_errors.py",
-    "kernels/sparse.py": f"tests/test_training_reference.py tests/test_edge_values.py {_FUSED_SMALL}",
+    "kernels/sparse.py": f"tests/test_training_reference.py tests/test_edge_values.py {_FUSED_SMALL} tests/test_fused_any.py::test_step_equals_layer_path",
     "kernels/numgrad.py": "tests/test_gradient.py tests/test_numgrad_kernels.py::test_parallel_equals_serial_bit_for_bit",
     "fastnn/numerical.py": _NUMGRAD,
     "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL}",
     "kernels/fused.py": "tests/test_training_reference.py",
     "kernels/twolayer_numgrad.py": _NUMGRAD,
     "fastnn/_checks.py": f"{_VALUES} tests/test_errors.py tests/test_layers.py",
+    "kernels/train.py": _FUSED_ANY,
+    "kernels/graph.py": f"{_REGUL} tests/test_fused_any.py tests/test_numerical_graph.py -k 'not generic_kernel and "
+                        "not blas_threads and not incremental_on_two_layer and not digits and not float32_net and "
+                        "not threads_do_not'",
+    "kernels/batchnorm.py": _REGUL,
+    "kernels/dropout.py": _REGUL,
+    "kernels/graph_numgrad.py": _GRAPH_NUMGRAD,
+    "fastnn/regularization.py": f"{_REGUL} tests/test_errors.py",
+    "fastnn/extend.py": f"{_REGUL} tests/test_errors.py",
     "fastnn/datasets/idx.py": "tests/test_idx_checks.py tests/test_datasets.py -k 'idx or gzip or magic or dimension or truncated "
                               "or oversized or labels_out or missing_file or count_mismatch or 28x28 or header or bits or unreadable or four_bytes'",
 }
 
 #: module -> number of mutants run, drawn at random with a fixed seed (large modules).
-SAMPLE = {"fastnn/optimizers.py": 120, "fastnn/model.py": 50, "kernels/fused.py": 60, "kernels/twolayer_numgrad.py": 60, "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 60}
+SAMPLE = {"fastnn/optimizers.py": 120, "fastnn/model.py": 50, "kernels/fused.py": 10, "kernels/twolayer_numgrad.py": 60,
+          "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 10, "kernels/train.py": 50, "kernels/graph.py": 50,
+          "kernels/graph_numgrad.py": 30, "kernels/batchnorm.py": 30, "kernels/dropout.py": 20,
+          "fastnn/regularization.py": 10, "fastnn/extend.py": 10, "fastnn/layers.py": 10, "fastnn/fused.py": 10,
+          "kernels/sparse.py": 10, "fastnn/network.py": 10}
 
 #: Operator families left out: replacements by bitwise, shift, modulo, floor-division and
 #: power operators (in this arithmetic they raise a TypeError or yield another float
@@ -134,7 +155,9 @@ def run(module, retest=False):
     slug = _slug(module)
     cfg, db = OUT / f"{slug}.toml", OUT / f"{slug}.sqlite"
     cfg.write_text(_config(module, tests))
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    # a mutant's kernels never reach the real numba cache (with the JIT off nothing is
+    # compiled; the folder is scratch for anyone who runs a mutant with it on)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", NUMBA_CACHE_DIR=str(SRC / "numba-cache"))
     if not db.exists():
         subprocess.run([_tool("cosmic-ray"), "init", str(cfg), str(db)], cwd=SRC, check=True, env=env)
         subprocess.run([_tool("cr-filter-operators"), str(db), str(cfg)], cwd=SRC, check=True, env=env)

@@ -1,0 +1,53 @@
+"""kernels.train called directly, where fastnn.fused never reaches: evaluation split into
+blocks of a few samples (the tiled product's remainders) against the book's forward pass."""
+import numpy as np
+import pytest
+
+import kernels.graph as KG
+import kernels.train as KT
+from kernels.sparse import to_csr
+
+from . import reference as R
+from . import train_reference as TR
+
+
+def forward_reference(theta, sizes, activation, x):
+    """Scores (the input of softmax) of the book's MultiLayerNet, in float64."""
+    h = x.astype(np.float64)
+    layers = TR.unflatten(theta.astype(np.float64), sizes)
+    for i, (W, b) in enumerate(layers):
+        h = R.affine_forward(h, W, b)
+        if i < len(layers) - 1:
+            h = R.relu(h) if activation == "relu" else R.sigmoid(h)
+    return h
+
+
+@pytest.mark.parametrize("kernel", [KT.evaluate, KT.evaluate_serial])
+@pytest.mark.parametrize("EB", [1, 3, 5, 8])
+def test_evaluate_in_small_blocks_matches_reference(kernel, EB):
+    """EB samples a block (fastnn.fused uses 64, so its chunks of a small data set are one
+    block each): blocks of 1-8 rows cover the product's 4-row tiles and their remainders;
+    the widths after the first Affine (13, 7) are not multiples of 4, so the 4-input tiles
+    have remainders too."""
+    sizes = (11, 13, 7, 5)
+    rng = np.random.default_rng(7)
+    n = 45
+    x = rng.random((n, sizes[0]))
+    x[x < 0.4] = 0.0
+    t = rng.integers(0, sizes[-1], n)
+    ops, _, P, width = KG.mlp(sizes, "sigmoid")
+    theta = 0.8 * rng.standard_normal(P)
+    scores = forward_reference(theta, sizes, "sigmoid", x)
+    csr = to_csr(x)
+    T = 4
+    scratch = np.empty((T, EB * KT.ops_width(ops)))
+    hits, logs = np.empty(T, np.int64), np.empty(T)
+    kernel(ops, np.arange(n, dtype=np.int64), csr.indptr, csr.indices, csr.values, t.astype(np.intp), theta,
+           True, scratch, hits, logs)
+    assert hits.sum() == np.sum(np.argmax(scores, axis=1) == t)
+    want = np.log(R.softmax(scores)[np.arange(n), t] + 1e-7)
+    for c in range(T):       # chunk c holds rows c * n // T to (c + 1) * n // T - 1
+        lo, hi = c * n // T, (c + 1) * n // T
+        # float64 sums of <= 12 logs: measured agreement <= 2e-15 relative
+        assert logs[c] == pytest.approx(want[lo:hi].sum(), rel=1e-13)
+    assert 0 < hits.sum() < n           # neither all right nor all wrong: the count can fail
