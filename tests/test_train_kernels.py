@@ -24,12 +24,12 @@ def forward_reference(theta, sizes, activation, x):
 
 @pytest.mark.parametrize("kernel", [KT.evaluate, KT.evaluate_serial])
 @pytest.mark.parametrize("EB", [1, 3, 5, 8])
-def test_evaluate_in_small_blocks_matches_reference(kernel, EB):
+@pytest.mark.parametrize("sizes", [(11, 13, 7, 5), (11, 3, 6, 5)])
+def test_evaluate_in_small_blocks_matches_reference(kernel, EB, sizes):
     """EB samples a block (fastnn.fused uses 64, so its chunks of a small data set are one
     block each): blocks of 1-8 rows cover the product's 4-row tiles and their remainders;
-    the widths after the first Affine (13, 7) are not multiples of 4, so the 4-input tiles
-    have remainders too."""
-    sizes = (11, 13, 7, 5)
+    the widths after the first Affine (13, 7; 3) are not multiples of 4, so the 4-input
+    tiles have remainders too, and a width of 3 has no whole tile."""
     rng = np.random.default_rng(7)
     n = 45
     x = rng.random((n, sizes[0]))
