@@ -30,6 +30,24 @@ def test_mlp_extend_rows_in_the_books_order():
     assert list(soff) == [0, 15] and (ops[ops[:, G.KIND] != B, G.SOFF] == -1).all()
 
 
+def test_table_columns_as_documented():
+    """Every column of ops and fops as kernels.graph's docstring states it: parameters only for
+    Affine (IN*OUT + OUT) and batch normalization (2*OUT), POFF -1 and PLEN 0 for the others,
+    AUX 0, and fops zero except a dropout's ratio and a batch normalization's momentum."""
+    ops, fops, P, _ = G.mlp_extend([6, 5, 4, 3], "sigmoid", use_dropout=True, dropout_ratio=0.25,
+                                   use_batchnorm=True, momentum=0.7)
+    p = 0
+    for row, f in zip(ops, fops):
+        kind, n_in, n_out = (int(v) for v in row[:3])
+        plen = {G.AFFINE: n_in * n_out + n_out, G.BATCHNORM: 2 * n_out}.get(kind, 0)
+        assert (row[G.POFF], row[G.PLEN]) == ((p, plen) if plen else (-1, 0)), G.KIND_NAMES[kind]
+        p += plen
+        assert row[G.AUX] == 0
+        const = {G.DROPOUT: 0.25, G.BATCHNORM: 0.7}.get(kind, 0.0)
+        assert f.tolist() == [const] + [0.0] * (G.NFCOLS - 1), G.KIND_NAMES[kind]
+    assert p == P
+
+
 def test_plain_rows_give_the_same_tables_as_before():
     ops, fops, P, A = G.mlp([7, 5, 3], "sigmoid")
     again = G.build([(int(r[0]), int(r[1]), int(r[2])) for r in ops])
