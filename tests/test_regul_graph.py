@@ -58,9 +58,10 @@ def test_plain_rows_give_the_same_tables_as_before():
 
 @pytest.mark.parametrize("use_dropout,use_batchnorm", [(False, False), (True, False), (False, True),
                                                        (True, True)])
-def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batchnorm):
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batchnorm, activation):
     sizes = [9, 6, 5, 4]
-    ops, fops, P, A = G.mlp_extend(sizes, "relu", use_dropout, 0.3, use_batchnorm)
+    ops, fops, P, A = G.mlp_extend(sizes, activation, use_dropout, 0.3, use_batchnorm)
     theta = rng.standard_normal(P).astype(dtype)
     state = rng.uniform(0.2, 2.0, G.state_size(ops)).astype(dtype)
     x = rng.standard_normal((11, 9)).astype(dtype)
@@ -77,7 +78,7 @@ def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batch
             n = sizes[i]
             h = ref.batchnorm_forward(h, p[f"gamma{i}"], p[f"beta{i}"], st64[s:s + n], st64[s + n:s + 2 * n],
                                       train_flg=False)[0]
-        h = ref.relu(h)
+        h = ref.relu(h) if activation == "relu" else ref.sigmoid(h)
         if use_dropout:
             h = ref.dropout_forward(h, None, False, 0.3)
     # measured <= 3e-7 (float32), <= 3e-16 (float64)
