@@ -54,7 +54,9 @@ MODULES = {
     "kernels/optimizers.py": "tests/test_optimizers.py",
     "fastnn/functions.py": f"{_VALUES} tests/test_kernels.py tests/test_errors.py",
     "fastnn/layers.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py",
-    "fastnn/network.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py tests/test_twolayer_compat.py",
+    "fastnn/network.py": f"{_VALUES} tests/test_layers.py tests/test_errors.py tests/test_twolayer_compat.py "
+                         "tests/test_model.py::test_architecture_round_trip "
+                         "tests/test_model.py::test_from_architecture_refuses_unknown_classes_and_altered_operations",
     "fastnn/model.py": "tests/test_model.py tests/test_twolayer_compat.py tests/test_errors.py",
     "kernels/activations.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/softmax.py": f"{_VALUES} tests/test_kernels.py",
