@@ -63,14 +63,15 @@ MODULES = {
     "kernels/losses.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/affine.py": f"{_VALUES} tests/test_kernels.py",
     "kernels/checks.py": "tests/test_check_kernels.py tests/test_edge_values.py tests/test_errors.py",
-    "kernels/sparse.py": f"tests/test_training_reference.py tests/test_edge_values.py {_FUSED_SMALL} tests/test_fused_any.py::test_step_equals_layer_path",
+    "kernels/sparse.py": f"tests/test_training_reference.py tests/test_edge_values.py {_FUSED_SMALL} tests/test_sparse_kernels.py "
+                         "tests/test_fused_any.py::test_step_equals_layer_path",
     "kernels/numgrad.py": "tests/test_gradient.py tests/test_numgrad_kernels.py::test_parallel_equals_serial_bit_for_bit",
     "fastnn/numerical.py": _NUMGRAD,
-    "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL}",
+    "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL} tests/test_train_kernels.py {_FUSED_ANY}",
     "kernels/fused.py": "tests/test_training_reference.py",
     "kernels/twolayer_numgrad.py": _NUMGRAD,
     "fastnn/_checks.py": f"{_VALUES} tests/test_errors.py tests/test_layers.py",
-    "kernels/train.py": _FUSED_ANY,
+    "kernels/train.py": f"tests/test_train_kernels.py {_FUSED_ANY}",
     "kernels/graph.py": f"{_REGUL} tests/test_fused_any.py tests/test_numerical_graph.py -k 'not generic_kernel and "
                         "not blas_threads and not incremental_on_two_layer and not digits and not float32_net and "
                         "not threads_do_not'",

@@ -1,5 +1,6 @@
-"""kernels.train called directly, where fastnn.fused never reaches: evaluation split into
-blocks of a few samples (the tiled product's remainders) against the book's forward pass."""
+"""kernels.train and fastnn.fused where the other tests do not reach: evaluation split into
+blocks of a few samples (the tiled product's remainders) against the book's forward pass, and
+a net without a weight-decay attribute."""
 import numpy as np
 import pytest
 
@@ -51,3 +52,18 @@ def test_evaluate_in_small_blocks_matches_reference(kernel, EB, sizes):
         # float64 sums of <= 12 logs: measured agreement <= 2e-15 relative
         assert logs[c] == pytest.approx(want[lo:hi].sum(), rel=1e-13)
     assert 0 < hits.sum() < n           # neither all right nor all wrong: the count can fail
+
+
+def test_fused_step_of_a_net_without_weight_decay_attribute():
+    """fastnn.fused takes any net described by kernels.graph; one without a
+    ``weight_decay_lambda`` attribute steps as with lambda 0, to the bit."""
+    from fastnn.fused import Fused
+
+    from .test_fused_any import FlatNet, Opt, batches
+    rng = np.random.default_rng(2)
+    x, t = batches(rng, 1, 12, 10, 4)
+    plain = FlatNet((10, 6, 4), seed=1)
+    bare = FlatNet((10, 6, 4), seed=1)
+    del bare.weight_decay_lambda
+    assert Fused(bare, Opt("momentum")).step(x, t) == Fused(plain, Opt("momentum")).step(x, t)
+    np.testing.assert_array_equal(bare.theta, plain.theta)
