@@ -182,3 +182,12 @@ def test_options_are_fixed_at_construction():
         net.use_batchnorm = True
     with pytest.raises(AttributeError):
         net.dropout_ratio = 0.9
+
+
+@pytest.mark.parametrize("use_dropout", [False, True])
+@pytest.mark.parametrize("use_batchnorm", [False, True])
+def test_repr_names_the_options_in_use(use_dropout, use_batchnorm):
+    net = MultiLayerNetExtend(5, [4], 3, use_dropout=use_dropout, dropout_ration=0.3, use_batchnorm=use_batchnorm,
+                              seed=0)
+    opts = (", dropout 0.3" if use_dropout else "") + (", batchnorm" if use_batchnorm else "")
+    assert repr(net) == f"MultiLayerNetExtend(5-4-3, relu, float64, weight_decay_lambda=0.0{opts})"
