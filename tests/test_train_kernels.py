@@ -1,6 +1,7 @@
 """kernels.train and fastnn.fused where the other tests do not reach: evaluation split into
 blocks of a few samples (the tiled product's remainders) against the book's forward pass, and
-a net without a weight-decay attribute."""
+a net without a weight-decay attribute, kernels.fused's prange twin on data small enough
+for the mutation runs."""
 import numpy as np
 import pytest
 
@@ -67,3 +68,26 @@ def test_fused_step_of_a_net_without_weight_decay_attribute():
     del bare.weight_decay_lambda
     assert Fused(bare, Opt("momentum")).step(x, t) == Fused(plain, Opt("momentum")).step(x, t)
     np.testing.assert_array_equal(bare.theta, plain.theta)
+
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_two_layer_kernel_step_on_small_data(parallel):
+    """kernels.fused's SGD step, serial and prange twin, on 40 samples (5 chunks, so the
+    parallel twin splits the first layer's rows among them) against the book's step."""
+    import kernels.fused as KF
+    rng = np.random.default_rng(11)
+    N, D, H, C, lr = 40, 30, 7, 5, 0.1
+    x = rng.random((N, D))
+    x[x < 0.5] = 0.0
+    t = rng.integers(0, C, N)
+    names = ("W1", "b1", "W2", "b2")
+    before = {"W1": 0.3 * rng.standard_normal((D, H)), "b1": 0.1 * rng.standard_normal(H),
+              "W2": 0.3 * rng.standard_normal((H, C)), "b2": 0.1 * rng.standard_normal(C)}
+    grads = R.two_layer_gradient(before, x, t, "sigmoid")
+    p = [before[k].copy() for k in names]
+    loss = KF.train_step(x, t.astype(np.intp), *p, lr, KF.make_buffers(N, D, H, C, np.float64), parallel=parallel)
+    # float64 fused step against the reference: measured <= 7.3e-16 (README), tolerance 5e-15
+    R.agree(loss, R.two_layer_loss(before, x, t, "sigmoid"), 5e-15, "loss")
+    for a, k in zip(p, names):
+        R.agree(a, before[k] - lr * grads[k], 5e-15, k)
