@@ -191,3 +191,14 @@ def test_repr_names_the_options_in_use(use_dropout, use_batchnorm):
                               seed=0)
     opts = (", dropout 0.3" if use_dropout else "") + (", batchnorm" if use_batchnorm else "")
     assert repr(net) == f"MultiLayerNetExtend(5-4-3, relu, float64, weight_decay_lambda=0.0{opts})"
+
+
+def test_architecture_without_the_options_gets_the_books_defaults():
+    """An architecture dict that leaves the chapter-6 options out (written before they
+    existed) gets the book's defaults: no dropout (ratio 0.5), no batch normalization
+    (momentum 0.9)."""
+    arch = MultiLayerNetExtend(5, [4], 3, seed=0).architecture()
+    for k in ("use_dropout", "dropout_ratio", "use_batchnorm", "momentum"):
+        del arch[k]
+    net = from_architecture(arch)
+    assert (net.use_dropout, net.dropout_ratio, net.use_batchnorm, net.momentum) == (False, 0.5, False, 0.9)
