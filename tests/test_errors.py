@@ -556,3 +556,12 @@ def test_input_of_the_other_float_width_is_converted(net_dtype, x_dtype):
     got = net.predict(x)
     assert got.dtype == net_dtype
     np.testing.assert_array_equal(got, net.predict(x.astype(net_dtype)))
+
+
+def test_a_float_row_is_one_hot_only_for_a_single_sample():
+    """A 1-D float t of K values is a one-hot row when the batch has one sample; for a batch
+    of several it is labels of the wrong dtype, refused as such."""
+    loss = SoftmaxWithLoss()
+    assert loss.forward(np.zeros((1, 3)), np.array([0.0, 1.0, 0.0])) == pytest.approx(np.log(3), rel=1e-6)
+    with pytest.raises(TypeError, match=r"^t: expected \(3,\) integer labels, got \(3,\) float64$"):
+        SoftmaxWithLoss().forward(np.zeros((3, 3)), np.array([0.0, 1.0, 0.0]))
