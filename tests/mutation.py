@@ -6,7 +6,8 @@
 ``--retest`` runs the surviving mutants of finished sessions again (after new tests).
 For the largest modules (SAMPLE) a seeded random sample of mutants is run (the rest
 are marked skipped, "not sampled"): all of them would take about ten hours on two
-cores.
+cores.  Raising a module's SAMPLE adds mutants to its session (drawn with seed 1 from
+those not yet sampled) and keeps the ones already run.
 
 Each module is mutated in a private copy of the source tree (mutation/src-PID), so the
 working tree is never touched, with one cosmic-ray session per module
@@ -85,11 +86,11 @@ MODULES = {
 }
 
 #: module -> number of mutants run, drawn at random with a fixed seed (large modules).
-SAMPLE = {"fastnn/optimizers.py": 120, "fastnn/model.py": 50, "kernels/fused.py": 10, "kernels/twolayer_numgrad.py": 60,
-          "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 10, "kernels/train.py": 50, "kernels/graph.py": 50,
+SAMPLE = {"fastnn/optimizers.py": 120, "fastnn/model.py": 50, "kernels/fused.py": 25, "kernels/twolayer_numgrad.py": 60,
+          "fastnn/datasets/idx.py": 80, "fastnn/_checks.py": 25, "kernels/train.py": 50, "kernels/graph.py": 50,
           "kernels/graph_numgrad.py": 30, "kernels/batchnorm.py": 30, "kernels/dropout.py": 20,
-          "fastnn/regularization.py": 10, "fastnn/extend.py": 10, "fastnn/layers.py": 10, "fastnn/fused.py": 10,
-          "kernels/sparse.py": 10, "fastnn/network.py": 10}
+          "fastnn/regularization.py": 25, "fastnn/extend.py": 25, "fastnn/layers.py": 25, "fastnn/fused.py": 25,
+          "kernels/sparse.py": 25, "fastnn/network.py": 25}
 
 #: Operator families left out: replacements by bitwise, shift, modulo, floor-division and
 #: power operators (in this arithmetic they raise a TypeError or yield another float
@@ -147,6 +148,22 @@ def _sample(db, n, seed=0):
                         "('SKIPPED', 'not sampled', ?)", [(j,) for j in pending if j not in keep])
 
 
+def _grow_sample(db, n, seed=1):
+    """Un-skip a seeded random choice of "not sampled" mutants until n are sampled (a
+    sample enlarged after its first run keeps the mutants it had)."""
+    import random
+    import sqlite3
+    with sqlite3.connect(db) as con:
+        skipped = [r[0] for r in con.execute(
+            "SELECT job_id FROM work_results WHERE worker_outcome = 'SKIPPED' AND output = 'not sampled' "
+            "ORDER BY job_id")]
+        total = con.execute("SELECT count(*) FROM work_items").fetchone()[0]
+        more = n - (total - len(skipped))
+        if more > 0:
+            con.executemany("DELETE FROM work_results WHERE job_id = ?",
+                            [(j,) for j in random.Random(seed).sample(skipped, min(more, len(skipped)))])
+
+
 def _forget_survivors(db):
     import sqlite3
     with sqlite3.connect(db) as con:
@@ -166,8 +183,11 @@ def run(module, retest=False):
         subprocess.run([_tool("cr-filter-operators"), str(db), str(cfg)], cwd=SRC, check=True, env=env)
         if module in SAMPLE:
             _sample(db, SAMPLE[module])
-    elif retest:
-        _forget_survivors(db)
+    else:
+        if module in SAMPLE:
+            _grow_sample(db, SAMPLE[module])
+        if retest:
+            _forget_survivors(db)
     subprocess.run([_tool("cosmic-ray"), "exec", str(cfg), str(db)], cwd=SRC, check=True, env=env)
     report = subprocess.run([_tool("cr-report"), str(db)], cwd=SRC, capture_output=True, text=True,
                             env=env).stdout
