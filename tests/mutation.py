@@ -157,8 +157,9 @@ def _grow_sample(db, n, seed=1):
         skipped = [r[0] for r in con.execute(
             "SELECT job_id FROM work_results WHERE worker_outcome = 'SKIPPED' AND output = 'not sampled' "
             "ORDER BY job_id")]
-        total = con.execute("SELECT count(*) FROM work_items").fetchone()[0]
-        more = n - (total - len(skipped))
+        sampled = con.execute("SELECT count(*) FROM work_items WHERE job_id NOT IN "
+                              "(SELECT job_id FROM work_results WHERE worker_outcome = 'SKIPPED')").fetchone()[0]
+        more = n - sampled
         if more > 0:
             con.executemany("DELETE FROM work_results WHERE job_id = ?",
                             [(j,) for j in random.Random(seed).sample(skipped, min(more, len(skipped)))])
