@@ -46,7 +46,7 @@ _FUSED_ANY = "tests/test_fused_any.py -k 'not generic_kernel and not blas_thread
 #: chapter 6's dropout and batch normalization: kernels, layers, tables, MultiLayerNetExtend
 _REGUL = "tests/test_regul_kernels.py tests/test_regul_layers.py tests/test_regul_graph.py tests/test_extend.py"
 #: numerical gradients of the description on small nets (the MNIST-sized ones take minutes each)
-_GRAPH_NUMGRAD = ("tests/test_numerical_graph.py tests/test_graph_numgrad_kernels.py -k 'book_loop or backprop or kinks or series_terms or random_shapes "
+_GRAPH_NUMGRAD = ("tests/test_numerical_graph.py tests/test_graph_numgrad_kernels.py -k 'book_loop or backprop or kinks or series_terms or long_double or random_shapes "
                   "or bad_arguments or fastest'")
 
 #: module -> the tests that exercise it (fast with the JIT off), in priority order.
