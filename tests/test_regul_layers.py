@@ -147,3 +147,13 @@ def test_batchnorm_bad_input():
     bn.forward(np.arange(6.0).reshape(2, 3))
     with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\) float64 like the forward output"):
         bn.backward(np.ones((3, 3)))
+
+
+def test_batchnorm_keeps_the_books_attributes(rng):
+    """After a training forward, as the book's layer: batch_size (N), input_shape, and the
+    normalised input xn and std that backward uses, of the flattened (N, D) view."""
+    layer = BatchNormalization(np.ones(12), np.zeros(12))
+    x = rand(rng, (5, 3, 2, 2))
+    layer.forward(x)
+    assert layer.batch_size == 5 and layer.input_shape == (5, 3, 2, 2)
+    assert layer.xn.shape == (5, 12) and layer.std.shape == (12,)
