@@ -157,3 +157,11 @@ def test_batchnorm_keeps_the_books_attributes(rng):
     layer.forward(x)
     assert layer.batch_size == 5 and layer.input_shape == (5, 3, 2, 2)
     assert layer.xn.shape == (5, 12) and layer.std.shape == (12,)
+
+
+def test_book_defaults_and_a_one_dimensional_x_refused():
+    """Dropout's ratio defaults to the book's 0.5; batch normalization takes (N, D) or more
+    dimensions, never a 1-D x, even for D = 1 where its size would fit."""
+    assert Dropout().dropout_ratio == 0.5
+    with pytest.raises(ShapeError, match=r"^x: expected \(N, 1\) float64, got \(4,\) float64$"):
+        BatchNormalization(np.ones(1), np.zeros(1)).forward(np.ones(4))
