@@ -69,7 +69,8 @@ MODULES = {
     "kernels/numgrad.py": "tests/test_gradient.py tests/test_numgrad_kernels.py::test_parallel_equals_serial_bit_for_bit",
     "fastnn/numerical.py": _NUMGRAD,
     "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL} tests/test_train_kernels.py {_FUSED_ANY}",
-    "kernels/fused.py": "tests/test_training_reference.py tests/test_train_kernels.py::test_two_layer_kernel_step_on_small_data",
+    "kernels/fused.py": "tests/test_training_reference.py tests/test_train_kernels.py::test_two_layer_kernel_step_on_small_data "
+                        "tests/test_train_kernels.py::test_two_layer_kernel_evaluate_matches_reference",
     "kernels/twolayer_numgrad.py": _NUMGRAD,
     "fastnn/_checks.py": f"{_VALUES} tests/test_errors.py tests/test_layers.py",
     "kernels/train.py": f"tests/test_train_kernels.py {_FUSED_ANY}",

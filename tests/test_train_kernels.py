@@ -91,3 +91,35 @@ def test_two_layer_kernel_step_on_small_data(parallel):
     R.agree(loss, R.two_layer_loss(before, x, t, "sigmoid"), 5e-15, "loss")
     for a, k in zip(p, names):
         R.agree(a, before[k] - lr * grads[k], 5e-15, k)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("relu", [False, True])
+def test_two_layer_kernel_evaluate_matches_reference(parallel, relu):
+    """kernels.fused.evaluate and its serial twin (fastnn evaluates with kernels.train, so
+    only this test calls them): per-chunk hits and log-probability sums on 45 samples."""
+    import kernels.fused as KF
+    rng = np.random.default_rng(13)
+    N, D, H, C, T = 45, 20, 9, 4, 4
+    x = rng.random((N, D))
+    x[x < 0.5] = 0.0
+    t = rng.integers(0, C, N)
+    p = {"W1": rng.standard_normal((D, H)), "b1": 0.1 * rng.standard_normal(H),
+         "W2": rng.standard_normal((H, C)), "b2": 0.1 * rng.standard_normal(C)}
+    activation = "relu" if relu else "sigmoid"
+    scores = R.affine_forward(R.relu(R.affine_forward(x, p["W1"], p["b1"])) if relu else
+                              R.sigmoid(R.affine_forward(x, p["W1"], p["b1"])), p["W2"], p["b2"])
+    want = np.log(R.two_layer_predict(p, x, activation)[np.arange(N), t] + 1e-7)
+    csr = to_csr(x)
+    hits, logs = np.empty(T, np.int64), np.empty(T)
+    (KF.evaluate if parallel else KF.evaluate_serial)(
+        csr.indptr, csr.indices, csr.values, t.astype(np.intp), p["W1"], p["b1"], p["W2"], p["b2"], relu, True,
+        KF.per_thread(T, H, np.float64), KF.per_thread(T, C, np.float64), np.empty((C, H)), hits, logs,
+        KF.hidden_hint(H))
+    right = np.argmax(scores, axis=1) == t
+    for c in range(T):
+        lo, hi = c * N // T, (c + 1) * N // T
+        assert hits[c] == right[lo:hi].sum()
+        # float64 sums of <= 12 logs: measured agreement <= 2e-15 relative
+        assert logs[c] == pytest.approx(want[lo:hi].sum(), rel=1e-13)
+    assert 0 < right.sum() < N
