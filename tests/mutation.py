@@ -68,7 +68,8 @@ MODULES = {
                          "tests/test_fused_any.py::test_step_equals_layer_path",
     "kernels/numgrad.py": "tests/test_gradient.py tests/test_numgrad_kernels.py::test_parallel_equals_serial_bit_for_bit",
     "fastnn/numerical.py": _NUMGRAD,
-    "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL} tests/test_train_kernels.py {_FUSED_ANY}",
+    "fastnn/fused.py": f"tests/test_training_reference.py {_FUSED_SMALL} tests/test_train_kernels.py "
+                       f"tests/test_errors.py::test_fused_sgd_lr_set_after_construction_is_checked_at_the_step {_FUSED_ANY}",
     "kernels/fused.py": "tests/test_training_reference.py tests/test_train_kernels.py::test_two_layer_kernel_step_on_small_data "
                         "tests/test_train_kernels.py::test_two_layer_kernel_evaluate_matches_reference",
     "kernels/twolayer_numgrad.py": _NUMGRAD,

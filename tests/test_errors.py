@@ -565,3 +565,16 @@ def test_a_float_row_is_one_hot_only_for_a_single_sample():
     assert loss.forward(np.zeros((1, 3)), np.array([0.0, 1.0, 0.0])) == pytest.approx(np.log(3), rel=1e-6)
     with pytest.raises(TypeError, match=r"^t: expected \(3,\) integer labels, got \(3,\) float64$"):
         SoftmaxWithLoss().forward(np.zeros((3, 3)), np.array([0.0, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize("lr", [-0.5, 0.0])
+def test_fused_sgd_lr_set_after_construction_is_checked_at_the_step(lr):
+    """FusedSGD.lr may be changed between steps (as the book's SGD.lr); a value that is not
+    > 0 is refused at the next step, naming lr, and nothing is updated."""
+    net = TwoLayerNet(6, 4, 3, seed=0)
+    opt = FusedSGD(net, 0.1)
+    opt.lr = lr
+    before = {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(ValueError, match=rf"^lr: expected a finite number > 0, got {lr}$"):
+        opt.step(np.random.default_rng(0).random((5, 6)), np.array([0, 1, 2, 0, 1]))
+    assert all(np.array_equal(before[k], net.params[k]) for k in before)
