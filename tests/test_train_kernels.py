@@ -123,3 +123,24 @@ def test_two_layer_kernel_evaluate_matches_reference(parallel, relu):
         # float64 sums of <= 12 logs: measured agreement <= 2e-15 relative
         assert logs[c] == pytest.approx(want[lo:hi].sum(), rel=1e-13)
     assert 0 < right.sum() < N
+
+
+@pytest.mark.parametrize("change", ["longer", "read-only", "float32"])
+def test_fused_step_refuses_a_replaced_theta(change):
+    """A net whose flat parameter buffer was replaced by one of another size, dtype or a
+    read-only one is refused with one TypeError naming net.theta (a description-based net
+    may be any object; fastnn's own keep theta fixed)."""
+    from fastnn.fused import Fused
+
+    from .test_fused_any import FlatNet, Opt, batches
+    net = FlatNet((10, 6, 4), seed=1)
+    P = net.theta.size
+    if change == "longer":
+        net.theta = np.zeros(P + 3)
+    elif change == "float32":
+        net.theta = net.theta.astype(np.float32)
+    else:
+        net.theta.flags.writeable = False
+    x, t = batches(np.random.default_rng(2), 1, 12, 10, 4)
+    with pytest.raises(TypeError, match=rf"^net.theta: expected \({P},\) float64 C-contiguous and writeable, got "):
+        Fused(net, Opt("momentum")).step(x, t)      # the generic kernels (plain SGD of two layers takes W1, b1, ...)
