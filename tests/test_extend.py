@@ -202,3 +202,12 @@ def test_architecture_without_the_options_gets_the_books_defaults():
         del arch[k]
     net = from_architecture(arch)
     assert (net.use_dropout, net.dropout_ratio, net.use_batchnorm, net.momentum) == (False, 0.5, False, 0.9)
+
+
+def test_both_spellings_of_the_ratio_agree_or_are_refused():
+    """dropout_ration (the book's spelling) and dropout_ratio may both be given when they are
+    equal; two different values are refused whichever is larger."""
+    net = MultiLayerNetExtend(5, [4], 3, use_dropout=True, dropout_ratio=0.3, dropout_ration=0.3, seed=0)
+    assert net.dropout_ratio == net.dropout_ration == 0.3
+    with pytest.raises(ValueError, match="dropout_ratio: given as 0.3 and as dropout_ration=0.2"):
+        MultiLayerNetExtend(5, [4], 3, use_dropout=True, dropout_ratio=0.3, dropout_ration=0.2, seed=0)
