@@ -211,3 +211,22 @@ def test_both_spellings_of_the_ratio_agree_or_are_refused():
     assert net.dropout_ratio == net.dropout_ration == 0.3
     with pytest.raises(ValueError, match="dropout_ratio: given as 0.3 and as dropout_ration=0.2"):
         MultiLayerNetExtend(5, [4], 3, use_dropout=True, dropout_ratio=0.3, dropout_ration=0.2, seed=0)
+
+
+
+def test_net_from_architecture_starts_in_inference_like_a_new_one(rng):
+    """A net rebuilt by from_architecture, given the same parameters and running statistics,
+    predicts as the original: accuracy (which runs the layers outside gradient) uses the
+    running statistics, so even batches of one sample get the original's classes."""
+    net = MultiLayerNetExtend(6, [5, 4], 3, use_dropout=True, use_batchnorm=True, seed=0)
+    net.theta[...] = rng.standard_normal(net.theta.shape)
+    for k in ("beta1", "beta2"):       # a one-sample batch normalised in training gives beta: 0
+        net.params[k][...] = 0.0
+    net.state[...] = rng.uniform(0.5, 1.5, net.state.shape)
+    again = from_architecture(net.architecture())
+    again.theta[...] = net.theta
+    again.state[...] = net.state
+    x = rng.standard_normal((40, 6))
+    t = np.argmax(net.scores(x), axis=1)
+    assert len(set(t.tolist())) >= 2
+    assert again.accuracy(x, t, batch_size=1) == net.accuracy(x, t, batch_size=1) == 1.0
