@@ -578,3 +578,12 @@ def test_fused_sgd_lr_set_after_construction_is_checked_at_the_step(lr):
     with pytest.raises(ValueError, match=rf"^lr: expected a finite number > 0, got {lr}$"):
         opt.step(np.random.default_rng(0).random((5, 6)), np.array([0, 1, 2, 0, 1]))
     assert all(np.array_equal(before[k], net.params[k]) for k in before)
+
+
+@pytest.mark.parametrize("forward_dtype,dout_dtype", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_dout_of_the_other_float_width_is_refused_either_way(forward_dtype, dout_dtype):
+    layer = Relu()
+    layer.forward(np.ones((2, 3), forward_dtype))
+    with pytest.raises(TypeError, match=rf"^dout: expected {np.dtype(forward_dtype)} to match the forward output, "
+                                        rf"got \(2, 3\) {np.dtype(dout_dtype)}$"):
+        layer.backward(np.ones((2, 3), dout_dtype))
