@@ -556,3 +556,34 @@ def test_input_of_the_other_float_width_is_converted(net_dtype, x_dtype):
     got = net.predict(x)
     assert got.dtype == net_dtype
     np.testing.assert_array_equal(got, net.predict(x.astype(net_dtype)))
+
+
+def test_a_float_row_is_one_hot_only_for_a_single_sample():
+    """A 1-D float t of K values is a one-hot row when the batch has one sample; for a batch
+    of several it is labels of the wrong dtype, refused as such."""
+    loss = SoftmaxWithLoss()
+    assert loss.forward(np.zeros((1, 3)), np.array([0.0, 1.0, 0.0])) == pytest.approx(np.log(3), rel=1e-6)
+    with pytest.raises(TypeError, match=r"^t: expected \(3,\) integer labels, got \(3,\) float64$"):
+        SoftmaxWithLoss().forward(np.zeros((3, 3)), np.array([0.0, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize("lr", [-0.5, 0.0])
+def test_fused_sgd_lr_set_after_construction_is_checked_at_the_step(lr):
+    """FusedSGD.lr may be changed between steps (as the book's SGD.lr); a value that is not
+    > 0 is refused at the next step, naming lr, and nothing is updated."""
+    net = TwoLayerNet(6, 4, 3, seed=0)
+    opt = FusedSGD(net, 0.1)
+    opt.lr = lr
+    before = {k: v.copy() for k, v in net.params.items()}
+    with pytest.raises(ValueError, match=rf"^lr: expected a finite number > 0, got {lr}$"):
+        opt.step(np.random.default_rng(0).random((5, 6)), np.array([0, 1, 2, 0, 1]))
+    assert all(np.array_equal(before[k], net.params[k]) for k in before)
+
+
+@pytest.mark.parametrize("forward_dtype,dout_dtype", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_dout_of_the_other_float_width_is_refused_either_way(forward_dtype, dout_dtype):
+    layer = Relu()
+    layer.forward(np.ones((2, 3), forward_dtype))
+    with pytest.raises(TypeError, match=rf"^dout: expected {np.dtype(forward_dtype)} to match the forward output, "
+                                        rf"got \(2, 3\) {np.dtype(dout_dtype)}$"):
+        layer.backward(np.ones((2, 3), dout_dtype))

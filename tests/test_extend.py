@@ -164,3 +164,51 @@ def test_options_are_fixed_at_construction():
         net.use_batchnorm = True
     with pytest.raises(AttributeError):
         net.dropout_ratio = 0.9
+
+
+@pytest.mark.parametrize("use_dropout", [False, True])
+@pytest.mark.parametrize("use_batchnorm", [False, True])
+def test_repr_names_the_options_in_use(use_dropout, use_batchnorm):
+    net = MultiLayerNetExtend(5, [4], 3, use_dropout=use_dropout, dropout_ration=0.3, use_batchnorm=use_batchnorm,
+                              seed=0)
+    opts = (", dropout 0.3" if use_dropout else "") + (", batchnorm" if use_batchnorm else "")
+    assert repr(net) == f"MultiLayerNetExtend(5-4-3, relu, float64, weight_decay_lambda=0.0{opts})"
+
+
+def test_architecture_without_the_options_gets_the_books_defaults():
+    """An architecture dict that leaves the chapter-6 options out (written before they
+    existed) gets the book's defaults: no dropout (ratio 0.5), no batch normalization
+    (momentum 0.9)."""
+    arch = MultiLayerNetExtend(5, [4], 3, seed=0).architecture()
+    for k in ("use_dropout", "dropout_ratio", "use_batchnorm", "momentum"):
+        del arch[k]
+    net = from_architecture(arch)
+    assert (net.use_dropout, net.dropout_ratio, net.use_batchnorm, net.momentum) == (False, 0.5, False, 0.9)
+
+
+def test_both_spellings_of_the_ratio_agree_or_are_refused():
+    """dropout_ration (the book's spelling) and dropout_ratio may both be given when they are
+    equal; two different values are refused whichever is larger."""
+    net = MultiLayerNetExtend(5, [4], 3, use_dropout=True, dropout_ratio=0.3, dropout_ration=0.3, seed=0)
+    assert net.dropout_ratio == net.dropout_ration == 0.3
+    with pytest.raises(ValueError, match="dropout_ratio: given as 0.3 and as dropout_ration=0.2"):
+        MultiLayerNetExtend(5, [4], 3, use_dropout=True, dropout_ratio=0.3, dropout_ration=0.2, seed=0)
+
+
+
+def test_net_from_architecture_starts_in_inference_like_a_new_one(rng):
+    """A net rebuilt by from_architecture, given the same parameters and running statistics,
+    predicts as the original: accuracy (which runs the layers outside gradient) uses the
+    running statistics, so even batches of one sample get the original's classes."""
+    net = MultiLayerNetExtend(6, [5, 4], 3, use_dropout=True, use_batchnorm=True, seed=0)
+    net.theta[...] = rng.standard_normal(net.theta.shape)
+    for k in ("beta1", "beta2"):       # a one-sample batch normalised in training gives beta: 0
+        net.params[k][...] = 0.0
+    net.state[...] = rng.uniform(0.5, 1.5, net.state.shape)
+    again = from_architecture(net.architecture())
+    again.theta[...] = net.theta
+    again.state[...] = net.state
+    x = rng.standard_normal((40, 6))
+    t = np.argmax(net.scores(x), axis=1)
+    assert len(set(t.tolist())) >= 2
+    assert again.accuracy(x, t, batch_size=1) == net.accuracy(x, t, batch_size=1) == 1.0

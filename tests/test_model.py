@@ -160,6 +160,9 @@ def test_from_architecture_refuses_unknown_classes_and_altered_operations():
     with pytest.raises(ValueError, match=r"^architecture: a TwoLayerNet has sizes \(input, hidden, output\), "
                                          r"got \[4, 3, 3, 2\]$"):
         from_architecture(dict(two, sizes=[4, 3, 3, 2], ops=None))
+    with pytest.raises(ValueError, match=r"^architecture: a TwoLayerNet has sizes \(input, hidden, output\), "
+                                         r"got \[4, 2\]$"):
+        from_architecture(dict(two, sizes=[4, 2], ops=None))
 
 
 def test_exported():

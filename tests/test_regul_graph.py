@@ -30,6 +30,24 @@ def test_mlp_extend_rows_in_the_books_order():
     assert list(soff) == [0, 15] and (ops[ops[:, G.KIND] != B, G.SOFF] == -1).all()
 
 
+def test_table_columns_as_documented():
+    """Every column of ops and fops as kernels.graph's docstring states it: parameters only for
+    Affine (IN*OUT + OUT) and batch normalization (2*OUT), POFF -1 and PLEN 0 for the others,
+    AUX 0, and fops zero except a dropout's ratio and a batch normalization's momentum."""
+    ops, fops, P, _ = G.mlp_extend([6, 5, 4, 3], "sigmoid", use_dropout=True, dropout_ratio=0.25,
+                                   use_batchnorm=True, momentum=0.7)
+    p = 0
+    for row, f in zip(ops, fops):
+        kind, n_in, n_out = (int(v) for v in row[:3])
+        plen = {G.AFFINE: n_in * n_out + n_out, G.BATCHNORM: 2 * n_out}.get(kind, 0)
+        assert (row[G.POFF], row[G.PLEN]) == ((p, plen) if plen else (-1, 0)), G.KIND_NAMES[kind]
+        p += plen
+        assert row[G.AUX] == 0
+        const = {G.DROPOUT: 0.25, G.BATCHNORM: 0.7}.get(kind, 0.0)
+        assert f.tolist() == [const] + [0.0] * (G.NFCOLS - 1), G.KIND_NAMES[kind]
+    assert p == P
+
+
 def test_plain_rows_give_the_same_tables_as_before():
     ops, fops, P, A = G.mlp([7, 5, 3], "sigmoid")
     again = G.build([(int(r[0]), int(r[1]), int(r[2])) for r in ops])
@@ -40,9 +58,10 @@ def test_plain_rows_give_the_same_tables_as_before():
 
 @pytest.mark.parametrize("use_dropout,use_batchnorm", [(False, False), (True, False), (False, True),
                                                        (True, True)])
-def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batchnorm):
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batchnorm, activation):
     sizes = [9, 6, 5, 4]
-    ops, fops, P, A = G.mlp_extend(sizes, "relu", use_dropout, 0.3, use_batchnorm)
+    ops, fops, P, A = G.mlp_extend(sizes, activation, use_dropout, 0.3, use_batchnorm)
     theta = rng.standard_normal(P).astype(dtype)
     state = rng.uniform(0.2, 2.0, G.state_size(ops)).astype(dtype)
     x = rng.standard_normal((11, 9)).astype(dtype)
@@ -59,7 +78,7 @@ def test_forward_state_is_the_books_inference(rng, dtype, use_dropout, use_batch
             n = sizes[i]
             h = ref.batchnorm_forward(h, p[f"gamma{i}"], p[f"beta{i}"], st64[s:s + n], st64[s + n:s + 2 * n],
                                       train_flg=False)[0]
-        h = ref.relu(h)
+        h = ref.relu(h) if activation == "relu" else ref.sigmoid(h)
         if use_dropout:
             h = ref.dropout_forward(h, None, False, 0.3)
     # measured <= 3e-7 (float32), <= 3e-16 (float64)

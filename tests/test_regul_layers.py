@@ -147,3 +147,21 @@ def test_batchnorm_bad_input():
     bn.forward(np.arange(6.0).reshape(2, 3))
     with pytest.raises(ShapeError, match=r"dout: expected \(2, 3\) float64 like the forward output"):
         bn.backward(np.ones((3, 3)))
+
+
+def test_batchnorm_keeps_the_books_attributes(rng):
+    """After a training forward, as the book's layer: batch_size (N), input_shape, and the
+    normalised input xn and std that backward uses, of the flattened (N, D) view."""
+    layer = BatchNormalization(np.ones(12), np.zeros(12))
+    x = rand(rng, (5, 3, 2, 2))
+    layer.forward(x)
+    assert layer.batch_size == 5 and layer.input_shape == (5, 3, 2, 2)
+    assert layer.xn.shape == (5, 12) and layer.std.shape == (12,)
+
+
+def test_book_defaults_and_a_one_dimensional_x_refused():
+    """Dropout's ratio defaults to the book's 0.5; batch normalization takes (N, D) or more
+    dimensions, never a 1-D x, even for D = 1 where its size would fit."""
+    assert Dropout().dropout_ratio == 0.5
+    with pytest.raises(ShapeError, match=r"^x: expected \(N, 1\) float64, got \(4,\) float64$"):
+        BatchNormalization(np.ones(1), np.zeros(1)).forward(np.ones(4))
