@@ -37,14 +37,14 @@ def test_evaluate_in_small_blocks_matches_reference(kernel, EB, sizes):
     x = rng.random((n, sizes[0]))
     x[x < 0.4] = 0.0
     t = rng.integers(0, sizes[-1], n)
-    ops, _, P, width = KG.mlp(sizes, "sigmoid")
+    ops, fops, P, width = KG.mlp(sizes, "sigmoid")
     theta = 0.8 * rng.standard_normal(P)
     scores = forward_reference(theta, sizes, "sigmoid", x)
     csr = to_csr(x)
     T = 4
     scratch = np.empty((T, EB * KT.ops_width(ops)))
     hits, logs = np.empty(T, np.int64), np.empty(T)
-    kernel(ops, np.arange(n, dtype=np.int64), csr.indptr, csr.indices, csr.values, t.astype(np.intp), theta,
+    kernel(ops, fops, np.empty(0), np.arange(n, dtype=np.int64), csr.indptr, csr.indices, csr.values, t.astype(np.intp), theta,
            True, scratch, hits, logs)
     assert hits.sum() == np.sum(np.argmax(scores, axis=1) == t)
     want = np.log(R.softmax(scores)[np.arange(n), t] + 1e-7)
