@@ -82,11 +82,29 @@ def _curve_figure(title):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4))
-    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=0.9 if title else 0.96)
+    title = _two_lines(title) if title else title
+    top = 0.96 if not title else 0.9 if "\n" not in title else 0.86
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=top)
     ax = fig.add_subplot()
     if title:
         ax.set_title(title, fontsize=9)
     return fig, ax
+
+
+#: Characters of a 9-point title that fit across the 6-inch figure.
+TITLE_WIDTH = 80
+
+
+def _two_lines(title):
+    """A title longer than TITLE_WIDTH broken at the ", " nearest its middle (it would be
+    cut off at the figure's edge)."""
+    if len(title) <= TITLE_WIDTH:
+        return title
+    cuts = [i for i in range(len(title)) if title.startswith(", ", i)]
+    if not cuts:
+        return title
+    i = min(cuts, key=lambda c: abs(c - len(title) // 2))
+    return title[:i + 1] + "\n" + title[i + 2:]
 
 
 def run_title(dataset, sizes, activation, optimizer, lr, seed, **more):

@@ -93,3 +93,21 @@ def test_cli_diverged_run_writes_marked_plots(tmp_path, capsys, drawn):
     # the finite loss of iteration 1, from the fused block that diverged at iteration 2
     (line,) = drawn[1].axes[0].get_lines()
     assert list(line.get_xdata()) == [1]
+
+
+def test_long_title_is_broken_into_two_lines_inside_the_figure(tmp_path, drawn):
+    """A title the width of a 6-inch figure would cut off is broken at the ", " nearest
+    its middle, and every line is drawn inside the figure."""
+    long = plots.run_title("fashion-mnist", (784, 100, 100, 100, 100, 10), "relu", "Adam", 0.002, 0,
+                           schedule="cosine", batch=100)
+    assert len(long) > plots.TITLE_WIDTH
+    plots.plot_accuracy({"epoch": [1, 2], "train_acc": [0.5, 0.6], "test_acc": [0.4, 0.5],
+                         "loss": [1.0, 0.5]}, tmp_path / "acc.png", long)
+    (fig,) = drawn
+    title = fig.axes[0].title
+    assert title.get_text().replace("\n", " ") == long
+    assert title.get_text().count("\n") == 1
+    fig.canvas.draw()
+    box = title.get_window_extent()
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
+    assert plots._two_lines(TITLE) == TITLE           # a short title is left alone
