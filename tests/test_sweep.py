@@ -387,7 +387,13 @@ def test_ctrl_c_leaves_a_folder_that_resume_completes(tmp_path):
     import subprocess
     import sys
     import time
-    path = write_spec(tmp_path, "lr = {log_uniform = [1e-2, 1]}", "trials = 40", epochs=4)
+    # trials of about 0.1 s (2000 images, 784-200-200-10, 10 epochs): the 38 after the first two
+    # must outlast the poll below and the signal's delivery on a busy machine (trials of a few
+    # milliseconds once all finished first, at load 18)
+    spec = SMALL.format(axes="lr = {log_uniform = [1e-2, 1]}", sweep="trials = 40", epochs=10)
+    spec = spec.replace("train_size = 300", "train_size = 2000").replace("hidden = 20", 'hidden = "200,200"')
+    path = tmp_path / "spec.toml"
+    path.write_text(spec)
     out = tmp_path / "out"
     fastnn = [sys.executable, "-m", "fastnn", "sweep", str(path), "--out", str(out)]
     p = subprocess.Popen(fastnn + ["--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
