@@ -46,6 +46,19 @@ def _data(dtype):
 
 
 # -- lean NumPy ------------------------------------------------------------------------
+def numpy_adam(params, grads, m, v, state):
+    """The book's Adam with ADAM's settings, in place over lists of arrays (its bias
+    correction folded into the rate); advances ``state["t"]``."""
+    lr, b1, b2, eps = ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"]
+    state["t"] += 1
+    tt = state["t"]
+    lr_t = lr * np.sqrt(1.0 - b2 ** tt) / (1.0 - b1 ** tt)
+    for p, g, mi, vi in zip(params, grads, m, v):
+        mi += (1 - b1) * (g - mi)
+        vi += (1 - b2) * (g * g - vi)
+        p -= lr_t * mi / (np.sqrt(vi) + eps)
+
+
 def make_numpy(sizes=DEEP, dtype="float32", batch=BATCH):
     """The same network and Adam in plain NumPy, written lean: in-place updates, ReLU by
     np.maximum, one softmax; a step per call on the next batch of a shuffled epoch."""
@@ -55,7 +68,6 @@ def make_numpy(sizes=DEEP, dtype="float32", batch=BATCH):
     params = [p for wb in layers for p in wb]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    lr, b1, b2, eps = ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"]
     state = {"t": 0, "i": 0, "order": np.random.default_rng(1).permutation(x.shape[0])}
 
     def step():
@@ -88,25 +100,17 @@ def make_numpy(sizes=DEEP, dtype="float32", batch=BATCH):
                 dout = dout @ W.T
                 dout *= hs[k] > 0
         grads = [g for wb in reversed(grads) for g in wb]
-        state["t"] += 1
-        tt = state["t"]
-        lr_t = lr * np.sqrt(1.0 - b2 ** tt) / (1.0 - b1 ** tt)
-        for p, g, mi, vi in zip(params, grads, m, v):
-            mi += (1 - b1) * (g - mi)
-            vi += (1 - b2) * (g * g - vi)
-            p -= lr_t * mi / (np.sqrt(vi) + eps)
+        numpy_adam(params, grads, m, v, state)
         return loss
     step.steps = 1
     return step
 
 
 # -- PyTorch eager -----------------------------------------------------------------------
-def make_torch(sizes=DEEP, dtype="float32", batch=BATCH):
-    """nn.Sequential of Linear/ReLU with the same He weights, CrossEntropyLoss, torch.optim.Adam."""
+def torch_layers(sizes, dt, hidden):
+    """torch.nn.Linear layers holding :func:`he_weights`, each hidden one followed by the
+    modules ``hidden(width)`` returns."""
     import torch
-    dt = np.dtype(dtype)
-    x, t = _data(dt)
-    tx, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     mods = []
     for k, (W, b) in enumerate(he_weights(sizes, dt)):
         lin = torch.nn.Linear(W.shape[0], W.shape[1])
@@ -115,8 +119,17 @@ def make_torch(sizes=DEEP, dtype="float32", batch=BATCH):
             lin.bias.copy_(torch.from_numpy(b))
         mods.append(lin)
         if k < len(sizes) - 2:
-            mods.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*mods).to(getattr(torch, dt.name))
+            mods += hidden(W.shape[1])
+    return mods
+
+
+def make_torch(sizes=DEEP, dtype="float32", batch=BATCH):
+    """nn.Sequential of Linear/ReLU with the same He weights, CrossEntropyLoss, torch.optim.Adam."""
+    import torch
+    dt = np.dtype(dtype)
+    x, t = _data(dt)
+    tx, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
+    model = torch.nn.Sequential(*torch_layers(sizes, dt, lambda width: [torch.nn.ReLU()])).to(getattr(torch, dt.name))
     opt = torch.optim.Adam(model.parameters(), lr=ADAM["lr"], betas=(ADAM["beta1"], ADAM["beta2"]),
                            eps=ADAM["eps"])
     lossf = torch.nn.CrossEntropyLoss()
@@ -139,15 +152,20 @@ def make_torch(sizes=DEEP, dtype="float32", batch=BATCH):
 
 
 # -- fastnn fused --------------------------------------------------------------------------
+def load_he(net, sizes, dtype):
+    """Copy :func:`he_weights` into a fastnn net's W1 b1 ... Wn bn."""
+    for k, (W, b) in enumerate(he_weights(sizes, dtype), 1):
+        net.params[f"W{k}"][...] = W
+        net.params[f"b{k}"][...] = b
+
+
 def network(sizes, dtype):
     """fastnn.MultiLayerNet (ReLU) with the He weights of :func:`he_weights` (those the other
     implementations start from)."""
     from fastnn import MultiLayerNet
     net = MultiLayerNet(sizes[0], list(sizes[1:-1]), sizes[-1], activation="relu", weight_init_std="he",
                         dtype=dtype, seed=0)
-    for k, (W, b) in enumerate(he_weights(sizes, dtype), 1):
-        net.params[f"W{k}"][...] = W
-        net.params[f"b{k}"][...] = b
+    load_he(net, sizes, dtype)
     return net
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import cases
 from . import deep
-from .deep import ADAM, BATCH, DEEP, _data, he_weights, measure
+from .deep import ADAM, BATCH, DEEP, _data, he_weights, load_he, measure, numpy_adam, torch_layers
 
 EPS = 1e-6
 MOMENTUM = 0.9
@@ -57,7 +57,6 @@ def make_numpy(sizes=DEEP, dtype="float32", batch=BATCH, dropout=0.0):
     params = [p for wb in layers for p in wb] + [p for g in gb for p in g]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    lr, b1, b2, eps = ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"]
     rows = _batches(x.shape[0], batch)
     rng = np.random.default_rng(2)
     state = {"t": 0}
@@ -116,13 +115,7 @@ def make_numpy(sizes=DEEP, dtype="float32", batch=BATCH, dropout=0.0):
             if k:
                 dout = dout @ W.T
         grads = [g for wb in gW for g in wb] + [g for p in gG for g in p]
-        state["t"] += 1
-        tt = state["t"]
-        lr_t = lr * np.sqrt(1.0 - b2 ** tt) / (1.0 - b1 ** tt)
-        for p, g, mi, vi in zip(params, grads, m, v):
-            mi += (1 - b1) * (g - mi)
-            vi += (1 - b2) * (g * g - vi)
-            p -= lr_t * mi / (np.sqrt(vi) + eps)
+        numpy_adam(params, grads, m, v, state)
         return loss
     step.steps = 1
     return step
@@ -136,18 +129,11 @@ def make_torch(sizes=DEEP, dtype="float32", batch=BATCH, dropout=0.0):
     x, t = _data(dt)
     tx, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
     torch.manual_seed(0)
-    mods = []
-    for k, (W, b) in enumerate(he_weights(sizes, dt)):
-        lin = torch.nn.Linear(W.shape[0], W.shape[1])
-        with torch.no_grad():
-            lin.weight.copy_(torch.from_numpy(W.T.copy()))
-            lin.bias.copy_(torch.from_numpy(b))
-        mods.append(lin)
-        if k < len(sizes) - 2:
-            mods += [torch.nn.BatchNorm1d(W.shape[1], eps=EPS, momentum=1 - MOMENTUM), torch.nn.ReLU()]
-            if dropout:
-                mods.append(torch.nn.Dropout(dropout))
-    model = torch.nn.Sequential(*mods).to(getattr(torch, dt.name))
+    def hidden(width):
+        mods = [torch.nn.BatchNorm1d(width, eps=EPS, momentum=1 - MOMENTUM), torch.nn.ReLU()]
+        return mods + [torch.nn.Dropout(dropout)] if dropout else mods
+
+    model = torch.nn.Sequential(*torch_layers(sizes, dt, hidden)).to(getattr(torch, dt.name))
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=ADAM["lr"], betas=(ADAM["beta1"], ADAM["beta2"]),
                            eps=ADAM["eps"])
@@ -171,9 +157,7 @@ def network(sizes, dtype, dropout=0.0):
     kw = {"use_dropout": True, "dropout_ratio": dropout} if dropout else {}
     net = MultiLayerNetExtend(sizes[0], list(sizes[1:-1]), sizes[-1], activation="relu", weight_init_std="he",
                               use_batchnorm=True, dtype=dtype, seed=0, **kw)
-    for k, (W, b) in enumerate(he_weights(sizes, dtype), 1):
-        net.params[f"W{k}"][...] = W
-        net.params[f"b{k}"][...] = b
+    load_he(net, sizes, dtype)
     return net
 
 
