@@ -45,7 +45,8 @@ from .optimizers import SGD
 from .threads import Adaptive, blas_threads
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
-#: Rows per block of the evaluation's forward passes (per chunk of the data set).
+#: Rows per block of the evaluation's forward passes (per chunk of the data set); a data
+#: set of n rows is split into min(EVAL_CHUNKS, ceil(n / EVAL_BLOCK)) chunks.
 EVAL_BLOCK = 64
 
 
@@ -433,8 +434,10 @@ class Fused:
         csr, labels, _ = self._data(data, plan)
         if labels is None:
             raise ValueError("data: evaluate needs integer labels, got one-hot or soft targets")
-        T = self.EVAL_CHUNKS
         n = csr.shape[0]
+        # a function of n alone, so that the sums do not depend on the thread count; chunks
+        # of about EVAL_BLOCK rows or more, so that each BLAS product has rows enough
+        T = min(self.EVAL_CHUNKS, max(1, -(-n // EVAL_BLOCK)))
         parallel, _, timed = self._use_parallel(n, n, self._adaptive_eval)
         if timed and self._steps_parallel is not None:
             # after training steps, follow their choice: timed over many more calls than
@@ -443,15 +446,18 @@ class Fused:
         t0 = time.perf_counter()
         buf = self._buffers.get("eval")
         if buf is None:
-            buf = self._buffers["eval"] = (np.empty((T, EVAL_BLOCK * plan["width"]), self.net.dtype),
-                                           np.empty(T, np.int64), np.empty(T, np.float64))
-        scratch, hits, logs = buf
+            C = self.EVAL_CHUNKS
+            buf = self._buffers["eval"] = (np.empty((C, EVAL_BLOCK * plan["width"]), self.net.dtype),
+                                           np.empty(C, np.int64), np.empty(C, np.float64))
+        scratch, hits, logs = buf[0], buf[1][:T], buf[2][:T]
         rows = self._buffers.get(("rows", n))
         if rows is None:
             rows = self._buffers[("rows", n)] = np.arange(n, dtype=np.int64)
-        (KT.evaluate if parallel else KT.evaluate_serial)(
-            plan["ops"], plan["fops"], self._state(plan), rows, csr.indptr, csr.indices, csr.values, labels,
-            self._theta(plan), bool(loss), scratch, hits, logs)
+        # the Affines are BLAS products inside the chunks: one BLAS thread, one pool at a time
+        with blas_threads(1):
+            (KT.evaluate if parallel else KT.evaluate_serial)(
+                plan["ops"], plan["fops"], self._state(plan), rows, csr.indptr, csr.indices, csr.values,
+                labels, self._theta(plan), bool(loss), scratch, hits, logs)
         if timed:
             self._adaptive_eval.record(n, parallel, time.perf_counter() - t0)
         return int(hits.sum()) / n, (-float(logs.sum()) / n if loss else None)

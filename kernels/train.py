@@ -638,9 +638,10 @@ def _loss(gloss, T, wdrow, lam, N):
 @kernel
 def infer_rows(ops, fops, state, k0, k1, N, theta, acts):
     """Inference outputs of operations k0..k1-1 for N rows laid out for N (the layout of
-    :func:`forward_rows`, which computes the same plain operations the same way):
-    Affines by :func:`mm_rows`, dropout ``x * (1 - ratio)``, batch normalization with the
-    running statistics in ``state``."""
+    :func:`forward_rows`): Affines ``z @ W + b`` by one BLAS product of the N rows
+    (np.dot; a row's bits depend on the rows it is computed with, so the callers fix the
+    blocks by the row count alone), dropout ``x * (1 - ratio)``, batch normalization with
+    the running statistics in ``state``."""
     for k in range(k0, k1):
         kind = ops[k, KIND]
         n_out = ops[k, OUT]
@@ -650,12 +651,7 @@ def infer_rows(ops, fops, state, k0, k1, N, theta, acts):
             p = ops[k, POFF]
             W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
             b = theta[p + n_in * n_out:p + n_in * n_out + n_out]
-            zero = theta.dtype.type(0.0)
-            for j in range(N):
-                o = out[j]
-                for h in range(n_out):
-                    o[h] = zero
-            mm_rows(block(ops, acts, k - 1, N), W, out, 0, N)
+            np.dot(block(ops, acts, k - 1, N), W, out)
             for j in range(N):
                 o = out[j]
                 for h in range(n_out):
