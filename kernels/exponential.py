@@ -27,6 +27,9 @@ subnormal, rounded once (subnormals are kept, not flushed); below -103.97 it is 
 (so is x = -inf); NaN gives NaN.  Measured against float64 ``np.exp`` rounded to
 float32: at most 1 ulp over [-104, 89] (tests/test_exponential.py).
 
+numba's cache keys a kernel on its own source file: after editing this module, delete the
+``__pycache__`` of ``kernels/`` so that the kernels that inline :func:`exp` are compiled again.
+
 float64 keeps ``np.exp``, the C library's exp (measured within 0.69 ulp of a long-double
 reference): see :func:`exp` for why.
 """
@@ -42,7 +45,10 @@ LOG2E = np.float32(1.4426950408889634)
 #: ln 2 = LN2_HI + LN2_LO; LN2_HI = 45426 / 2**16 holds 16 significant bits.
 LN2_HI = np.float32(45426.0 / 65536.0)
 LN2_LO = np.float32(0.6931471805599453 - 45426.0 / 65536.0)
-#: q(r) = Q0 + Q1 r + Q2 r**2 + Q3 r**3 + Q4 r**4 ~ (exp(r) - 1 - r) / r**2 on |r| <= 0.354.
+#: q(r) = Q0 + Q1 r + Q2 r**2 + Q3 r**3 + Q4 r**4 ~ (exp(r) - 1 - r) / r**2 on |r| <= 0.354:
+#: ``numpy.polynomial.Chebyshev.fit`` at 200 Chebyshev nodes of that interval (long-double
+#: values of the function), converted to powers of r and rounded to float32.  Q0 = 1/2 and
+#: Q1 ~ 1/6, Q2 ~ 1/24, ... are the Taylor coefficients 1/k!, bent to spread the error.
 Q0 = np.float32(0.5)
 Q1 = np.float32(0.1666657030582428)
 Q2 = np.float32(0.04166644811630249)
