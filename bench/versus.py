@@ -1,12 +1,18 @@
 """The trainer's fused path of two source trees, side by side in alternating fresh processes.
 
     python -m bench.versus OTHER_TREE [--rounds 6]
+    python -m bench.versus OTHER_TREE --cases numpy,layers-sigmoid,fused-step,sigmoid-kernel
 
 OTHER_TREE is a checkout of fastnn (for example ``git archive main | tar -x -C /tmp/main``);
 the current tree is this one.  Each process imports ``kernels``/``fastnn``/``bench`` from its
 tree (PYTHONPATH), runs ``bench.cases.make_fused("float32", 100)`` (blocks of 100 steps, as the
 trainer) with numba at ``--threads`` (default 2) and BLAS at 1 for about 2 s after a warm-up, and prints the
 median samples/s; the trees take turns.
+
+``--cases`` runs other cases instead, with default settings as a user gets them: those of
+``bench.user_loop`` (``numpy``, ``layers-sigmoid``, ``fused-step``, ...: a user's own loop,
+fp32 784-50-10, batch 100), and ``sigmoid-kernel`` (``kernels.activations.sigmoid`` on a
+(100, 50) float32 array, microseconds per call).
 """
 import argparse
 import json
@@ -16,6 +22,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from bench.user_loop import CHILD as USER_CHILD
 
 CHILD = r"""
 import json, time, numpy as np
@@ -33,6 +41,57 @@ print(json.dumps({"samples_per_s": 100 / float(np.median(ts))}))
 """
 
 
+#: kernels.activations.sigmoid on the hidden layer of a batch of 100: median microseconds per call.
+SIGMOID_CHILD = r"""
+import json, time, numpy as np
+from kernels.activations import sigmoid
+x = np.random.default_rng(0).standard_normal((100, 50)).astype(np.float32).reshape(-1)
+out = np.empty_like(x)
+sigmoid(x, out)
+ts = []
+t_end = time.perf_counter() + 2.0
+while time.perf_counter() < t_end:
+    t0 = time.perf_counter()
+    for _ in range(1000):
+        sigmoid(x, out)
+    ts.append((time.perf_counter() - t0) / 1000)
+print(json.dumps({"us": float(np.median(ts)) * 1e6}))
+"""
+
+
+def run_case(tree, case, seconds=2.0):
+    """One case in a fresh process importing from ``tree``: samples/s, or microseconds
+    per call for ``sigmoid-kernel``."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    if case == "sigmoid-kernel":
+        args = [sys.executable, "-c", SIGMOID_CHILD]
+    else:
+        args = [sys.executable, "-c", USER_CHILD, case, "100", str(seconds)]
+    out = subprocess.run(args, cwd=tree, env=env, capture_output=True, text=True, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    return res["us"] if case == "sigmoid-kernel" else 100 / res["median_s"]
+
+
+def run_cases(trees, cases, rounds):
+    """Each case in each tree, taking turns; prints medians and the ratios to ``numpy``."""
+    res = {(k, c): [] for k in trees for c in cases}
+    for r in range(rounds):
+        for c in cases:
+            for k in (("other", "this") if r % 2 == 0 else ("this", "other")):
+                res[k, c].append(run_case(trees[k], c))
+    med = {key: float(np.median(v)) for key, v in res.items()}
+    print(f"median of {rounds} processes per case and tree (default settings, fp32, batch 100)")
+    print("| case | other | this | this/other | other vs numpy | this vs numpy |")
+    print("|---|---|---|---|---|---|")
+    for c in cases:
+        o, t = med["other", c], med["this", c]
+        unit = "us" if c == "sigmoid-kernel" else "/s"
+        vs = [f"{med[k, c] / med[k, 'numpy']:.2f}x" if "numpy" in cases and c != "sigmoid-kernel" else ""
+              for k in ("other", "this")]
+        ratio = o / t if c == "sigmoid-kernel" else t / o
+        print(f"| {c} | {o:,.1f} {unit} | {t:,.1f} {unit} | {ratio:.2f}x faster | {vs[0]} | {vs[1]} |")
+
+
 def run(tree, threads=2):
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, "-c", CHILD, str(threads)], cwd=tree, env=env, capture_output=True, text=True,
@@ -45,9 +104,14 @@ def main(argv=None):
     p.add_argument("other", type=Path)
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--threads", type=int, default=2, help="numba threads (BLAS at 1)")
+    p.add_argument("--cases", default="", help="comma-separated cases of bench.user_loop and "
+                   "sigmoid-kernel, run with default settings instead of the trainer's fused path")
     args = p.parse_args(argv)
     here = Path(__file__).resolve().parent.parent
     trees = {"other": args.other.resolve(), "this": here}
+    if args.cases:
+        run_cases(trees, [c for c in args.cases.split(",") if c], args.rounds)
+        return 0
     res = {k: [] for k in trees}
     for r in range(args.rounds):
         for k in (("other", "this") if r % 2 == 0 else ("this", "other")):

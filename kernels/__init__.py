@@ -6,7 +6,8 @@ integer labels in range, outputs preallocated by the caller.  The checked,
 allocating API is :mod:`fastnn`.
 
 Modules: ``activations``, ``softmax``, ``losses``, ``affine`` (the book's layers,
-re-exported here); ``sparse`` (compressed rows of mostly-zero inputs);
+re-exported here); ``exponential`` (the exp their sigmoid and softmax loops use, which LLVM
+vectorises); ``sparse`` (compressed rows of mostly-zero inputs);
 ``graph`` (the table describing a network); ``optimizers`` (the chapter-6 update
 formulas over a flat buffer); ``train`` (whole training steps of any described network
 with any optimizer, serial and parallel); ``fused`` (whole SGD steps of the two-layer

@@ -6,10 +6,10 @@ Serial kernels: at training sizes (a few thousand elements) a ``prange``
 loop costs more in thread start-up than it saves; the ``*_parallel`` twins
 are for large arrays (see bench/).
 """
-import numpy as np
 from numba import prange
 
 from ._config import kernel
+from .exponential import exp
 
 
 @kernel
@@ -20,21 +20,21 @@ def step(x, out):
     return out
 
 
-@kernel
+@kernel(error_model="numpy")
 def sigmoid(x, out):
     """out = 1 / (1 + exp(-x)).  x, out: (n,) float."""
     one = x.dtype.type(1.0)
     for i in range(x.size):
-        out[i] = one / (one + np.exp(-x[i]))
+        out[i] = one / (one + exp(-x[i]))
     return out
 
 
-@kernel(parallel=True)
+@kernel(parallel=True, error_model="numpy")
 def sigmoid_parallel(x, out):
     """Parallel twin of :func:`sigmoid` for large arrays."""
     one = x.dtype.type(1.0)
     for i in prange(x.size):
-        out[i] = one / (one + np.exp(-x[i]))
+        out[i] = one / (one + exp(-x[i]))
     return out
 
 

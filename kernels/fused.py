@@ -33,6 +33,7 @@ import numpy as np
 from numba import prange
 
 from ._config import kernel
+from .exponential import exp
 from .losses import DELTA
 from .sparse import compress_row, lower_bound
 
@@ -102,7 +103,7 @@ def _transpose(a, out):
             out[k, r] = a[r, k]
 
 
-@kernel
+@kernel(error_model="numpy")
 def _hidden(p0, p1, indices, values, W1, b1, relu, zr, hint):
     """zr = activation(x @ W1 + b1) for one sample whose non-zeros are at p0..p1-1 of the CSR."""
     H = len(hint)
@@ -142,7 +143,7 @@ def _hidden(p0, p1, indices, values, W1, b1, relu, zr, hint):
     else:
         for h in range(H):
             a = zr[h] + b1[h]
-            zr[h] = one / (one + np.exp(-a))
+            zr[h] = one / (one + exp(-a))
 
 
 @kernel
@@ -171,7 +172,7 @@ def _softmax_row(yr, C):
             mx = yr[c]
     s = yr.dtype.type(0.0)
     for c in range(C):
-        e = np.exp(yr[c] - mx)
+        e = exp(yr[c] - mx)
         yr[c] = e
         s += e
     inv = yr.dtype.type(1.0) / s

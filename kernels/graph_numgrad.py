@@ -61,6 +61,7 @@ import numpy as np
 from numba import prange
 
 from ._config import kernel
+from .exponential import exp
 from .graph import AFFINE, AOFF, IN, KIND, OUT, PLEN, POFF, RELU, SIGMOID
 from .twolayer_numgrad import SERIES_MAX, _log_odd
 
@@ -77,7 +78,7 @@ KINK_MARGIN = 2.0
 def act(kind, a):
     """The book's sigmoid 1 / (1 + exp(-a)) or ReLU max(0, a), of one number."""
     if kind == SIGMOID:
-        return 1.0 / (1.0 + np.exp(-a))
+        return 1.0 / (1.0 + exp(-a))
     return a if a > 0.0 else 0.0
 
 
@@ -93,10 +94,10 @@ def log_prob(s, t, delta):
             c = s[k]
     e = 0.0
     for k in range(C):
-        e += np.exp(s[k] - c)
+        e += exp(s[k] - c)
     if delta == 0.0:
         return (s[t] - c) - np.log(e)
-    return np.log(np.exp(s[t] - c) / e + delta)
+    return np.log(exp(s[t] - c) / e + delta)
 
 
 @kernel
@@ -166,7 +167,7 @@ def softmax_row(s, out):
             c = s[k]
     e = 0.0
     for k in range(C):
-        out[k] = np.exp(s[k] - c)
+        out[k] = exp(s[k] - c)
         e += out[k]
     for k in range(C):
         out[k] /= e

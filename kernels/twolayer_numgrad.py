@@ -45,6 +45,7 @@ import numpy as np
 from numba import prange
 
 from ._config import kernel
+from .exponential import exp
 
 SIGMOID = 0
 RELU = 1
@@ -58,7 +59,7 @@ SERIES_MAX = 1e-3        # largest shift a series is used for
 @kernel
 def _act(a, act):
     if act == SIGMOID:
-        return 1.0 / (1.0 + np.exp(-a))
+        return 1.0 / (1.0 + exp(-a))
     return a if a > 0.0 else 0.0
 
 
@@ -72,8 +73,8 @@ def _log_prob(arow, t, delta):
             c = arow[k]
     s = 0.0
     for k in range(C):
-        s += np.exp(arow[k] - c)
-    return np.log(np.exp(arow[t] - c) / s + delta)
+        s += exp(arow[k] - c)
+    return np.log(exp(arow[t] - c) / s + delta)
 
 
 # ---------------------------------------------------------------------------
@@ -234,7 +235,7 @@ def forward_parallel(indptr, indices, values, W1, b1, W2, b2, act, a1, z1, a2, y
                 c = a2[n, k]
         s = 0.0
         for k in range(C):
-            y[n, k] = np.exp(a2[n, k] - c)
+            y[n, k] = exp(a2[n, k] - c)
             s += y[n, k]
         for k in range(C):
             y[n, k] /= s
@@ -414,7 +415,7 @@ def _shifted_log_prob(a2row, j, dz, W2, t, delta, buf):
 def _dz(a, z, d, act):
     """act(a + d) - act(a), exactly for ReLU."""
     if act == SIGMOID:
-        return 1.0 / (1.0 + np.exp(-(a + d))) - z
+        return 1.0 / (1.0 + exp(-(a + d))) - z
     if a > 0.0 and a + d > 0.0:
         return d
     if a <= 0.0 and a + d <= 0.0:
