@@ -167,6 +167,32 @@ def test_non_finite_input_rejected_without_update():
         np.testing.assert_array_equal(net.params[k], before[k])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_non_finite_found_by_the_step_kernel(mnist, dtype, parallel):
+    """The two-layer step looks for NaN and inf itself, among the non-zeros of each chunk: one
+    bad pixel in any chunk of a batch of 100 (first, middle, last row) raises the check's error
+    and leaves parameters, step count and the next step's result as they were."""
+    images, labels = mnist
+    x, t = images[:100].astype(dtype), labels[:100]
+    ref = TwoLayerNet(784, 20, 10, dtype=dtype, seed=2)
+    FusedSGD(ref, 0.1, parallel=parallel).step(x, t)
+    for row, value in ((0, np.nan), (57, np.inf), (99, -np.inf)):
+        net = TwoLayerNet(784, 20, 10, dtype=dtype, seed=2)
+        opt = FusedSGD(net, 0.1, parallel=parallel)
+        before = {k: v.copy() for k, v in net.params.items()}
+        bad = x.copy()
+        bad[row, 400] = value
+        with num_threads(THREADS[-1]), pytest.raises(ValueError, match="x: expected finite"):
+            opt.step(bad, t)
+        for k in before:
+            np.testing.assert_array_equal(net.params[k], before[k])
+        assert opt.optimizer.t == 0
+        opt.step(x, t)
+        for k in before:
+            np.testing.assert_array_equal(net.params[k], ref.params[k])
+
+
 def test_bad_arguments():
     net = TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0)
     opt = FusedSGD(net, 0.1)
