@@ -43,7 +43,7 @@ from kernels.sparse import to_csr
 from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
 from .model import Network
 from .optimizers import SGD
-from .threads import Adaptive, blas_threads
+from .threads import DENSE_STEP_MIN_BATCH, Adaptive, blas_threads
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 #: Rows per block of the evaluation's forward passes (per chunk of the data set).
@@ -94,7 +94,8 @@ class Fused:
     ``flat_state(P, dtype)``); its state and step count advance with every step.
     parallel: True/False forces the parallel or the serial kernel; None
     (default) chooses per call (see fastnn.threads): serial on one numba thread
-    or below the kernels' PARALLEL_MIN_BATCH, otherwise whichever of the two
+    or below the kernels' PARALLEL_MIN_BATCH (the two-layer ``step``:
+    fastnn.threads.DENSE_STEP_MIN_BATCH), otherwise whichever of the two
     was measured faster lately.  Both kernels give the same bits, on any
     number of threads.
 
@@ -133,12 +134,13 @@ class Fused:
         self._bound = None              # the optimizer whose per-key state flat_state has taken in
 
     # -- what every call starts with ------------------------------------------------------
-    def _use_parallel(self, key, batch, adaptive):
+    def _use_parallel(self, key, batch, adaptive, min_batch=KT.PARALLEL_MIN_BATCH):
         """(parallel, measuring, timed): the forced choice, serial where parallel cannot
-        pay, or the adaptive choice (timed: report the call to ``adaptive``)."""
+        pay (one thread, or batch < min_batch), or the adaptive choice (timed: report the
+        call to ``adaptive``)."""
         if self.parallel is not None:
             return bool(self.parallel), False, False
-        if numba.get_num_threads() == 1 or batch < KT.PARALLEL_MIN_BATCH:
+        if batch < min_batch or numba.get_num_threads() == 1:
             return False, False, False
         return (*adaptive.choose(key), True)
 
@@ -394,7 +396,8 @@ class Fused:
         # anyway) and then changes nothing: a separate pass over x cost 3 us of a 150 us step
         x, (labels, dense) = self._checked(x, t, finite=not special)
         N = x.shape[0]
-        parallel, _, timed = self._use_parallel(N, N, self._adaptive)
+        parallel, _, timed = self._use_parallel(N, N, self._adaptive,
+                                                DENSE_STEP_MIN_BATCH if special else KT.PARALLEL_MIN_BATCH)
         t0 = time.perf_counter()
         if special:
             # two-layer plain SGD: the batch is compressed inside the kernel, chunk by chunk

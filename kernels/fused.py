@@ -230,18 +230,33 @@ def _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense, W1, b1
             for c in range(C):
                 yr[c] = yr[c] * inv_n
             yr[lab] = (ylab - 1) * inv_n
-        # dW2 += z1^T dy, db2 += dy, dZ1 = dy @ W2^T
-        gr = da1[j]
-        for h in range(H):
-            gr[h] = zero
+        # dW2 += z1^T dy, db2 += dy
         for c in range(C):
             yc = yr[c]
             gbias2[c] += yc
-            wc = W2T[c]
             gc = gw2[c]
             for h in range(H):
                 gc[h] += zr[h] * yc
-                gr[h] += yc * wc[h]
+        # dZ1 = dy @ W2^T, two classes a pass (half the passes over the row)
+        gr = da1[j]
+        c = 0
+        if C % 2:
+            y0 = yr[0]
+            w0 = W2T[0]
+            for h in range(H):
+                gr[h] = y0 * w0[h]
+            c = 1
+        else:
+            for h in range(H):
+                gr[h] = zero
+        while c < C:
+            y0 = yr[c]
+            y1 = yr[c + 1]
+            w0 = W2T[c]
+            w1 = W2T[c + 1]
+            for h in range(H):
+                gr[h] += y0 * w0[h] + y1 * w1[h]
+            c += 2
         # dA1 = dZ1 * activation'(a1), db1 += dA1
         if relu:
             for h in range(H):

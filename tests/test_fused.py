@@ -272,3 +272,19 @@ def test_evaluate_matches_dense_forward(mnist, dtype, activation):
         assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
         assert opt.evaluate(data, loss=False) == (acc, None)
         opt.run(data, np.arange(1500), 0, 15, 100)
+
+
+def test_dense_step_parallel_from_its_measured_batch():
+    """FusedSGD.step on a two-layer net consults the adaptive choice from
+    fastnn.threads.DENSE_STEP_MIN_BATCH on (serial below it, where a parallel region was
+    measured not to pay); with one numba thread it is always serial."""
+    from fastnn.threads import DENSE_STEP_MIN_BATCH
+
+    opt = FusedSGD(TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0), 0.1)
+    with num_threads(THREADS[-1]):
+        below = opt._use_parallel(1, DENSE_STEP_MIN_BATCH - 1, opt._adaptive, DENSE_STEP_MIN_BATCH)
+        at = opt._use_parallel(2, DENSE_STEP_MIN_BATCH, opt._adaptive, DENSE_STEP_MIN_BATCH)
+    assert below == (False, False, False)
+    assert at[2] == (THREADS[-1] > 1)
+    with num_threads(1):
+        assert opt._use_parallel(3, 100, opt._adaptive, DENSE_STEP_MIN_BATCH) == (False, False, False)
