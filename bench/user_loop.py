@@ -2,6 +2,7 @@
 
     python -m bench.user_loop                       # all cases, quiet machine
     python -m bench.user_loop --load                # the same with one core kept busy
+    python -m bench.user_loop --against ../base --repeats 5   # side by side with another checkout
 
 A case is a loop written as a user would write it (fp32 784-50-10, MNIST
 batches of the bundled sample, no thread settings): the lean NumPy step of
@@ -73,11 +74,45 @@ print(json.dumps({"case": case, "median_s": float(np.median(times)), "rounds": l
 """
 
 
-def run_case(case, batch, seconds, env=None):
-    """Median seconds per step of one case, in a fresh process."""
+def run_case(case, batch, seconds, env=None, root=ROOT):
+    """Median seconds per step of one case, in a fresh process that imports fastnn from root."""
     out = subprocess.run([sys.executable, "-c", CHILD, case, str(batch), str(seconds)],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+                         cwd=root, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])["median_s"]
+
+
+def compare(other, cases, batch=100, seconds=2.0, repeats=5, load=False):
+    """{(tree, case): median seconds per step}, tree "this" (this checkout) or "other" (another
+    checkout of fastnn, e.g. ``git worktree add ../base main``), the same Python for both,
+    fresh processes taking turns, the order reversed every round.  The NumPy cases run
+    here only (they do not use fastnn)."""
+    runs = [(tree, c) for c in cases for tree in (("this",) if c.startswith("numpy") else ("other", "this"))]
+    roots = {"this": ROOT, "other": Path(other).resolve()}
+    times = {r: [] for r in runs}
+    spinner = start_load() if load else None
+    try:
+        if spinner is not None:
+            time.sleep(0.5)
+        for k in range(repeats):
+            for tree, c in (runs if k % 2 == 0 else runs[::-1]):
+                times[(tree, c)].append(run_case(c, batch, seconds, dict(os.environ), roots[tree]))
+    finally:
+        if spinner is not None:
+            stop_load(spinner)
+    return {r: float(np.median(v)) for r, v in times.items()}
+
+
+def compare_table(res, batch):
+    """Markdown rows: case, samples/s of the other checkout and of this one, this / other."""
+    numpy = res.get(("this", "numpy"))
+    lines = [f"| case (fp32, B={batch}) | other: samples/s | this: samples/s | this / other | this: vs NumPy |",
+             "|---|---|---|---|---|"]
+    for case in dict.fromkeys(c for _, c in res):
+        this, other = res[("this", case)], res.get(("other", case))
+        lines.append(f"| {LABELS[case]} | {'' if other is None else f'{batch / other:,.0f}'} | {batch / this:,.0f} | "
+                     f"{'' if other is None else f'{other / this:.2f}x'} | "
+                     f"{'' if numpy is None else f'{numpy / this:.2f}x'} |")
+    return "\n".join(lines)
 
 
 def start_load():
@@ -188,8 +223,17 @@ def main(argv=None):
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--load", action="store_true", help="only with one core kept busy")
     p.add_argument("--both", action="store_true", help="quiet, then with one core busy")
+    p.add_argument("--against", metavar="DIR",
+                   help="another checkout of fastnn: its fastnn cases side by side with this one's")
     args = p.parse_args(argv)
     cases = tuple(c for c in args.cases.split(",") if c)
+    if args.against:
+        for load in ((False, True) if args.both else (args.load,)):
+            res = compare(args.against, cases, args.batch, args.seconds, args.repeats, load)
+            print(f"{'one core busy' if load else 'quiet'}, medians of {args.repeats} processes each "
+                  f"(other: {args.against}); load average now {os.getloadavg()[0]:.2f}")
+            print(compare_table(res, args.batch), flush=True)
+        return 0
     results = {}
     for load in ((False, True) if args.both else (args.load,)):
         name = "one core busy" if load else "quiet"

@@ -41,13 +41,16 @@ from kernels import checks
 from kernels.sparse import to_csr
 
 from ._checks import ShapeError, describe, nonnegative_int, positive_float, positive_int
+from .model import Network
 from .optimizers import SGD
-from .threads import Adaptive, blas_threads
+from .threads import DENSE_STEP_MIN_BATCH, Adaptive, blas_threads
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 #: Rows per block of the evaluation's forward passes (per chunk of the data set); a data
 #: set of n rows is split into min(EVAL_CHUNKS, ceil(n / EVAL_BLOCK)) chunks.
 EVAL_BLOCK = 64
+#: Where :meth:`Fused._dense_args` holds the step kernel's count of rows with NaN or inf.
+_BAD = 1 + KF.DenseBuffers._fields.index("bad")
 
 
 class FusedData(namedtuple("FusedData", ["csr", "labels", "targets"])):
@@ -92,7 +95,8 @@ class Fused:
     ``flat_state(P, dtype)``); its state and step count advance with every step.
     parallel: True/False forces the parallel or the serial kernel; None
     (default) chooses per call (see fastnn.threads): serial on one numba thread
-    or below the kernels' PARALLEL_MIN_BATCH, otherwise whichever of the two
+    or below the kernels' PARALLEL_MIN_BATCH (the two-layer ``step``:
+    fastnn.threads.DENSE_STEP_MIN_BATCH), otherwise whichever of the two
     was measured faster lately.  Both kernels give the same bits, on any
     number of threads.
 
@@ -131,12 +135,13 @@ class Fused:
         self._bound = None              # the optimizer whose per-key state flat_state has taken in
 
     # -- what every call starts with ------------------------------------------------------
-    def _use_parallel(self, key, batch, adaptive):
+    def _use_parallel(self, key, batch, adaptive, min_batch=KT.PARALLEL_MIN_BATCH):
         """(parallel, measuring, timed): the forced choice, serial where parallel cannot
-        pay, or the adaptive choice (timed: report the call to ``adaptive``)."""
+        pay (one thread, or batch < min_batch), or the adaptive choice (timed: report the
+        call to ``adaptive``)."""
         if self.parallel is not None:
             return bool(self.parallel), False, False
-        if numba.get_num_threads() == 1 or batch < KT.PARALLEL_MIN_BATCH:
+        if batch < min_batch or numba.get_num_threads() == 1:
             return False, False, False
         return (*adaptive.choose(key), True)
 
@@ -248,12 +253,17 @@ class Fused:
         return buf
 
     # -- data ---------------------------------------------------------------------------
-    def _checked(self, x, t):
-        """x (N, input_size) of the net's dtype; t as (labels or None, dense targets or None)."""
+    def _checked(self, x, t, finite=True):
+        """x (N, input_size) of the net's dtype; t as (labels or None, dense targets or None).
+        finite=False: NaN and inf in x are left to the caller to find (when the net's
+        check_input can skip that test: fastnn's networks)."""
         if t is None:
             C = int(self._model()["ops"][-1, KG.OUT])
             raise TypeError(f"t: expected (N,) integer labels or (N, {C}) one-hot, got None")
-        x, t = self.net.check_input(x, t)
+        if finite or not isinstance(self.net, Network):
+            x, t = self.net.check_input(x, t)
+        else:
+            x, t = self.net.check_input(x, t, finite=False)
         return x, (t, None) if t.ndim == 1 else (None, t)
 
     def _data(self, data, plan):
@@ -382,10 +392,13 @@ class Fused:
         integer labels (N,) or one-hot / soft targets (N, output_size).
         """
         plan = self._model()
-        x, (labels, dense) = self._checked(x, t)
         kind, hp, _, _, _, special = self._optimizer(plan)
+        # the two-layer kernel finds NaN and inf in x itself (among the non-zeros it reads
+        # anyway) and then changes nothing: a separate pass over x cost 3 us of a 150 us step
+        x, (labels, dense) = self._checked(x, t, finite=not special)
         N = x.shape[0]
-        parallel, _, timed = self._use_parallel(N, N, self._adaptive)
+        parallel, _, timed = self._use_parallel(N, N, self._adaptive,
+                                                DENSE_STEP_MIN_BATCH if special else KT.PARALLEL_MIN_BATCH)
         t0 = time.perf_counter()
         if special:
             # two-layer plain SGD: the batch is compressed inside the kernel, chunk by chunk
@@ -398,6 +411,9 @@ class Fused:
                 dense = args[-2]
             threads = numba.get_num_threads() if parallel else 1
             loss = fn(x, labels, dense, W1, b1, W2, b2, float(hp[KO.LR]), threads, *args[:-2])
+            if args[_BAD][0]:
+                self._checked(x, t)         # raises the error that names x's NaN or inf
+                raise ValueError(f"x: expected finite values, got NaN or inf in {args[_BAD][0]} rows")
             self.optimizer.t += 1
         else:
             csr = to_csr(x)

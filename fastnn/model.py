@@ -276,9 +276,10 @@ class Network:
             views[k][...] = a
             p[k] = views[k]
 
-    def check_input(self, x, t=None):
+    def check_input(self, x, t=None, *, finite=True):
         """Validate a batch: x (N, input) float32 or float64, finite (converted to the
         net's dtype, as NumPy's same-kind casting would); t labels (N,) or one-hot (N, C).
+        finite=False leaves NaN and inf in x to a caller that finds them itself.
 
         Returns x, or (x, t) with t intp labels or a dense (N, C) array of the dtype.
         """
@@ -286,7 +287,7 @@ class Network:
         D, C = self._sizes[0], self._sizes[-1]
         if isinstance(x, np.ndarray) and x.dtype != self._dtype and x.dtype in (np.float32, np.float64):
             x = x.astype(self._dtype)
-        x = as_float_array("x", x, shape=(None, D), dtype=self._dtype)
+        x = as_float_array("x", x, shape=(None, D), dtype=self._dtype, finite=bool(finite))
         if t is None:
             return x
         t = t if isinstance(t, np.ndarray) else np.asarray(t)

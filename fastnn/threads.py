@@ -36,6 +36,13 @@ import numba
 #: products x @ W1 and x.T @ dA1, float32): 2 threads gave no gain at batch 10 (392,000
 #: multiply-adds each, 21.4 us either way) and 1.25x at batch 30.
 BLAS_MIN_WORK = 1_000_000
+#: ``FusedSGD.step`` on a two-layer net (kernels.fused's dense step): serial below this batch
+#: size.  Measured (784-50-10 ReLU, float32, MNIST rows, the serial and the parallel kernel
+#: side by side, minimum of 400 calls each, 2 threads on 2 cores): batch 8: 19.3 us serial,
+#: 18.2 parallel (1.06x); 12: 27.6 / 23.1 (1.19x); 16: 34.9 / 25.1 (1.39x); 32: 63.7 / 39.1
+#: (1.63x); 100: 190.6 / 100.7 (1.89x).  Below 16 a batch is one chunk of samples
+#: (kernels.fused.chunks), so only the W1 update could run in parallel.
+DENSE_STEP_MIN_BATCH = 16
 #: From this many multiply-adds a call runs BLAS with the user's threads without timing
 #: (chosen, not measured: a parallel region's wake-up, even a slow one of a few ms on a
 #: busy machine, is then small against the work; 784x50 products at batch 10,000 are 392M).

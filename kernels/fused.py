@@ -231,18 +231,33 @@ def _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense, W1, b1
             for c in range(C):
                 yr[c] = yr[c] * inv_n
             yr[lab] = (ylab - 1) * inv_n
-        # dW2 += z1^T dy, db2 += dy, dZ1 = dy @ W2^T
-        gr = da1[j]
-        for h in range(H):
-            gr[h] = zero
+        # dW2 += z1^T dy, db2 += dy
         for c in range(C):
             yc = yr[c]
             gbias2[c] += yc
-            wc = W2T[c]
             gc = gw2[c]
             for h in range(H):
                 gc[h] += zr[h] * yc
-                gr[h] += yc * wc[h]
+        # dZ1 = dy @ W2^T, two classes a pass (half the passes over the row)
+        gr = da1[j]
+        c = 0
+        if C % 2:
+            y0 = yr[0]
+            w0 = W2T[0]
+            for h in range(H):
+                gr[h] = y0 * w0[h]
+            c = 1
+        else:
+            for h in range(H):
+                gr[h] = zero
+        while c < C:
+            y0 = yr[c]
+            y1 = yr[c + 1]
+            w0 = W2T[c]
+            w1 = W2T[c + 1]
+            for h in range(H):
+                gr[h] += y0 * w0[h] + y1 * w1[h]
+            c += 2
         # dA1 = dZ1 * activation'(a1), db1 += dA1
         if relu:
             for h in range(H):
@@ -418,7 +433,8 @@ def train_steps_parallel(indptr, indices, values, labels, tdense, order, start, 
 #: ``lo[j] = j * D`` to ``hi[j] - 1`` of indices/values for its non-zeros.
 #: ``cuts[j, t]`` is the first of those positions whose pixel is at least ``t * D // U``
 #: (U ranges, one per thread): where the W1 update's range t of pixels starts in sample j's list.
-DenseBuffers = namedtuple("DenseBuffers", ["rows", "lo", "hi", "cuts", "indices", "values"])
+#: ``bad[t]``: rows of chunk t holding NaN or inf (``bad[0]``: of the batch, after the step).
+DenseBuffers = namedtuple("DenseBuffers", ["rows", "lo", "hi", "cuts", "indices", "values", "bad"])
 
 
 def make_dense_buffers(batch_size, input_size, dtype):
@@ -427,26 +443,34 @@ def make_dense_buffers(batch_size, input_size, dtype):
     return DenseBuffers(rows=np.arange(N, dtype=np.int64), lo=np.arange(N, dtype=np.int64) * D,
                         hi=np.empty(N, np.int64), cuts=np.empty((N, MAX_CHUNKS + 1), np.int64),
                         indices=np.empty(N * D, np.uint16 if D <= 1 << 16 else np.uint32),
-                        values=np.empty(N * D, dtype))
+                        values=np.empty(N * D, dtype), bad=np.zeros(MAX_CHUNKS, np.int64))
 
 
 @kernel
 def _compress_rows(x, j0, j1, P, lo, hi, cuts, indices, values):
     """Non-zeros of x[j] into indices/values from lo[j] on, for j in [j0, j1); hi[j]: their end;
-    cuts[j, :P + 1]: where each of the P ranges of pixels starts (one pass over the list, no
-    binary search: searching cost the parallel update as much as the update itself)."""
+    cuts[j, :P + 1]: where each of the P ranges of pixels starts (found once per row here:
+    searching inside the parallel update cost as much as the update itself).
+    Returns how many of the rows hold NaN or inf (zeros are finite, so the non-zeros tell:
+    a pass over a fifth of the pixels of an MNIST row)."""
     D = x.shape[1]
+    zero = values.dtype.type(0.0)
+    bad = 0
     for j in range(j0, j1):
         p = lo[j]
         end = compress_row(x[j], indices, values, p)
         hi[j] = end
+        chk = zero          # v * 0 is 0 for finite v, NaN otherwise
+        vx = values[p:end]  # positions from 0: no test for negative ones, so the loop vectorizes
+        for q in range(vx.size):
+            chk += vx[q] * zero
+        bad += chk != zero
         cj = cuts[j]
         for t in range(P):
-            d = t * D // P
-            while p < end and indices[p] < d:
-                p += 1
+            p = lower_bound(indices, p, end, t * D // P)
             cj[t] = p
         cj[P] = end
+    return bad
 
 
 @kernel
@@ -467,33 +491,39 @@ def _update_w1_range(N, t, cuts, indices, values, da1, W1, lr, hint):
 
 @kernel
 def step_dense_serial(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, rows, lo, hi, cuts, indices, values,
-                      z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
+                      bad, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
     """One SGD step on the dense batch x (N, D), compressed chunk by chunk as the forward pass
     reaches it (no CSR of the batch made beforehand); returns the loss before the update.
 
     labels: (N,) int (ignored when tdense has rows); tdense: (N, C) or (0, C); threads:
     numba's thread count (the parallel twin updates W1 in that many ranges of pixels);
-    rows .. values from :func:`make_dense_buffers`, z1 .. gloss from
+    rows .. bad from :func:`make_dense_buffers`, z1 .. gloss from
     :func:`make_buffers`, both for at least N samples.  Same arithmetic, in the
     same order, as :func:`train_steps_serial` on ``to_csr(x)``, so the same bits.
+    x is not checked beforehand: when a row holds NaN or inf, ``bad[0]`` says how many
+    and no parameter is changed (the loss returned is then meaningless).
     """
     N, D = x.shape
     lr_t = W1.dtype.type(lr)
     P = chunks(N)
     _transpose(W2, w2t)
+    nbad = 0
     for t in range(P):
         j0 = t * N // P
         j1 = (t + 1) * N // P
-        _compress_rows(x, j0, j1, 0, lo, hi, cuts, indices, values)   # no cuts needed
+        nbad += _compress_rows(x, j0, j1, 0, lo, hi, cuts, indices, values)   # no cuts needed
         _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense,
                  W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
+    bad[0] = nbad
+    if nbad:
+        return 0.0
     _update_w1(rows, N, 0, D, lo, hi, indices, values, da1, W1, lr_t, hint)
     return _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
 
 
 @kernel(parallel=True)
 def step_dense_parallel(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, rows, lo, hi, cuts, indices, values,
-                        z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
+                        bad, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint):
     """Twin of :func:`step_dense_serial`: chunks in parallel, then W1 by ranges of pixels
     (as :func:`train_steps_parallel`).  Same bits as the serial twin.
 
@@ -507,9 +537,15 @@ def step_dense_parallel(x, labels, tdense, W1, b1, W2, b2, lr, threads, relu, ro
     for t in prange(P):
         j0 = t * N // P
         j1 = (t + 1) * N // P
-        _compress_rows(x, j0, j1, U, lo, hi, cuts, indices, values)
+        bad[t] = _compress_rows(x, j0, j1, U, lo, hi, cuts, indices, values)
         _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense,
                  W1, b1, w2t, b2, relu, z1, dy, da1, gW2, gb1, gb2, gloss, hint)
+    nbad = 0
+    for t in range(P):
+        nbad += bad[t]
+    bad[0] = nbad
+    if nbad:
+        return 0.0
     for t in prange(U):
         _update_w1_range(N, t, cuts, indices, values, da1, W1, lr_t, hint)
     return _update_small(P, W2, b1, b2, gW2, gb1, gb2, gloss, lr_t, N)
@@ -543,7 +579,8 @@ def train_step(x, labels, W1, b1, W2, b2, lr, buffers, *, activation="sigmoid", 
                parallel=None, dense_buffers=None):
     """One fused SGD step on a dense batch x (N, D) C-contiguous; returns the loss before the update.
 
-    Unchecked, as :func:`train_steps` (x finite, of the parameters' dtype);
+    Unchecked, as :func:`train_steps` (x of the parameters' dtype; a row with NaN or
+    inf leaves the parameters as they were, see :func:`step_dense_serial`);
     ``dense_buffers`` from :func:`make_dense_buffers` (made here if None).
     """
     N, D = x.shape

@@ -167,6 +167,32 @@ def test_non_finite_input_rejected_without_update():
         np.testing.assert_array_equal(net.params[k], before[k])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_non_finite_found_by_the_step_kernel(mnist, dtype, parallel):
+    """The two-layer step looks for NaN and inf itself, among the non-zeros of each chunk: one
+    bad pixel in any chunk of a batch of 100 (first, middle, last row) raises the check's error
+    and leaves parameters, step count and the next step's result as they were."""
+    images, labels = mnist
+    x, t = images[:100].astype(dtype), labels[:100]
+    ref = TwoLayerNet(784, 20, 10, dtype=dtype, seed=2)
+    FusedSGD(ref, 0.1, parallel=parallel).step(x, t)
+    for row, value in ((0, np.nan), (57, np.inf), (99, -np.inf)):
+        net = TwoLayerNet(784, 20, 10, dtype=dtype, seed=2)
+        opt = FusedSGD(net, 0.1, parallel=parallel)
+        before = {k: v.copy() for k, v in net.params.items()}
+        bad = x.copy()
+        bad[row, 400] = value
+        with num_threads(THREADS[-1]), pytest.raises(ValueError, match="x: expected finite"):
+            opt.step(bad, t)
+        for k in before:
+            np.testing.assert_array_equal(net.params[k], before[k])
+        assert opt.optimizer.t == 0
+        opt.step(x, t)
+        for k in before:
+            np.testing.assert_array_equal(net.params[k], ref.params[k])
+
+
 def test_bad_arguments():
     net = TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0)
     opt = FusedSGD(net, 0.1)
@@ -246,3 +272,19 @@ def test_evaluate_matches_dense_forward(mnist, dtype, activation):
         assert loss == pytest.approx(ref_loss, rel=1e-5 if dtype == np.float32 else 1e-12)
         assert opt.evaluate(data, loss=False) == (acc, None)
         opt.run(data, np.arange(1500), 0, 15, 100)
+
+
+def test_dense_step_parallel_from_its_measured_batch():
+    """FusedSGD.step on a two-layer net consults the adaptive choice from
+    fastnn.threads.DENSE_STEP_MIN_BATCH on (serial below it, where a parallel region was
+    measured not to pay); with one numba thread it is always serial."""
+    from fastnn.threads import DENSE_STEP_MIN_BATCH
+
+    opt = FusedSGD(TwoLayerNet(784, 10, 10, dtype=np.float32, seed=0), 0.1)
+    with num_threads(THREADS[-1]):
+        below = opt._use_parallel(1, DENSE_STEP_MIN_BATCH - 1, opt._adaptive, DENSE_STEP_MIN_BATCH)
+        at = opt._use_parallel(2, DENSE_STEP_MIN_BATCH, opt._adaptive, DENSE_STEP_MIN_BATCH)
+    assert below == (False, False, False)
+    assert at[2] == (THREADS[-1] > 1)
+    with num_threads(1):
+        assert opt._use_parallel(3, 100, opt._adaptive, DENSE_STEP_MIN_BATCH) == (False, False, False)
