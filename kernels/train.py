@@ -86,11 +86,13 @@ ITEMS_PER_THREAD = 3
 #: With more than one thread, batches from this size on may use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
 #: The forward of the dense operations (after the first Affine) works on this many parts of
-#: the batch's rows (split as :func:`chunk_rows` splits), in turn in the serial kernel, at
-#: once in the parallel one: the same BLAS products either way, so the same bits.
+#: the batch's rows (split as :func:`chunk_rows` splits) where its products are large
+#: (DENSE_PARALLEL_MIN), in turn in the serial kernel, at once in the parallel one: the same
+#: BLAS products either way, so the same bits.
 DENSE_PARTS = 2
-#: The parallel kernel runs dense products on two threads from this many multiply-adds per
-#: product (784-100x4-10, batch 100: 1,000,000 for the 100x100 Affines, 100,000 for the last).
+#: Dense products run two at a time in the parallel kernel from this many multiply-adds: per
+#: product backward, summed over the Affines between batch normalizations forward
+#: (784-100x4-10, batch 100: 1,000,000 for a 100x100 Affine, 100,000 for the last one).
 DENSE_PARALLEL_MIN = 200_000
 
 #: Per-call buffers (see :func:`make_buffers`).
@@ -376,9 +378,10 @@ def dense_work(ops, k0, k1, N):
 @kernel
 def dense_forward(ops, fops, N, theta, state, mask, acts):
     """Operations 1..last-1 over the whole batch: between batch normalizations (which
-    take the batch's statistics, :func:`batchnorm_train`), :func:`dense_rows` for each of
-    DENSE_PARTS parts of the rows in turn (the parts :func:`dense_forward_parallel` runs
-    at once, so the same products are computed either way).
+    take the batch's statistics, :func:`batchnorm_train`), :func:`dense_rows` over all
+    rows, or, where the Affines there hold DENSE_PARALLEL_MIN multiply-adds or more, over
+    each of DENSE_PARTS parts of the rows in turn (the parts :func:`dense_forward_parallel`
+    runs at once, so the same products are computed either way).
 
     fops: the constants table; state: the state buffer (running statistics, std);
     mask: this step's dropout masks in the activation layout for N samples (bool, at
@@ -387,9 +390,10 @@ def dense_forward(ops, fops, N, theta, state, mask, acts):
     k0 = 1
     while k0 < last:
         k1 = batchnorm_after(ops, k0, last)
-        for part in range(DENSE_PARTS):
-            dense_rows(ops, k0, k1, chunk_rows(part, DENSE_PARTS, N), chunk_rows(part + 1, DENSE_PARTS, N), N,
-                       theta, mask, acts)
+        parts = DENSE_PARTS if dense_work(ops, k0, k1, N) >= DENSE_PARALLEL_MIN else 1
+        for part in range(parts):
+            dense_rows(ops, k0, k1, chunk_rows(part, parts, N), chunk_rows(part + 1, parts, N), N, theta, mask,
+                       acts)
         if k1 < last:
             batchnorm_train(ops, fops, k1, N, theta, state, acts)
         k0 = k1 + 1
@@ -408,9 +412,7 @@ def dense_forward_parallel(ops, fops, N, theta, state, mask, acts):
                 dense_rows(ops, k0, k1, chunk_rows(part, DENSE_PARTS, N), chunk_rows(part + 1, DENSE_PARTS, N), N,
                            theta, mask, acts)
         else:
-            for part in range(DENSE_PARTS):
-                dense_rows(ops, k0, k1, chunk_rows(part, DENSE_PARTS, N), chunk_rows(part + 1, DENSE_PARTS, N), N,
-                           theta, mask, acts)
+            dense_rows(ops, k0, k1, 0, N, N, theta, mask, acts)
         if k1 < last:
             batchnorm_train(ops, fops, k1, N, theta, state, acts)
         k0 = k1 + 1
