@@ -137,7 +137,7 @@ def main(argv=None):
                 print(f"| {name} | {lo:.1f} | {med:.1f} |")
             print(f"| sum of the phases | {total[0]:.1f} | {total[1]:.1f} |")
             for name, (f, per) in whole.items():
-                lo, med = timed(f, max(5, args.calls // per), per)
+                lo, med = timed(f, max(20, args.calls // per), per)
                 print(f"| {name}, per step | {lo:.1f} | {med:.1f} |")
 
 
