@@ -7,8 +7,15 @@ the bundled MNIST sample: the first Affine's forward over the non-zeros, the den
 softmax-with-loss, the dense backward, the parameter phase (and its first-Affine item alone)
 and a whole step.  Each phase is one compiled call (the per-chunk loops inside a small
 @njit wrapper, so Python's call overhead is paid once), repeated on the same batch; numba
-and BLAS (NumPy's and SciPy's, which numba's np.dot calls) at one thread.  Prints the minimum and the median in microseconds: on a shared
-machine the minimum is the steadier figure.
+and BLAS (NumPy's and SciPy's, which numba's np.dot calls) at one thread.  Then the sum of
+the phases, the step as the trainer runs it (blocks of 80 steps over the shuffled sample, per
+step) and, for the deep net, bench.deep's lean NumPy step over the same batches, each with the
+same statistics.  Prints the minimum and the median in microseconds: on a shared machine the
+minimum is the steadier figure.
+
+bench.deep reports the mean over half-second windows (median of the rounds), which on a
+quiet machine lies about 20 % above these minima for the fused step and NumPy's alike, so
+the ratio between them is the same under either statistic.
 """
 import argparse
 import sys
@@ -23,7 +30,10 @@ import kernels.train as KT
 from kernels.sparse import to_csr
 
 from . import cases
-from .deep import ADAM, DEEP, SMALL, he_weights
+from .deep import ADAM, DEEP, SMALL, he_weights, make_numpy
+
+#: Steps per block of the whole-step rows (an epoch of the sample, as bench.deep runs them).
+BLOCK = 80
 
 
 @njit
@@ -53,11 +63,12 @@ def _params(ops, items, n_items, rows, N, indptr, indices, values, theta, grad, 
 
 
 def phases(sizes, dtype, batch=100):
-    """{phase: callable} for one net trained by Adam (bench.deep's settings)."""
+    """({phase: callable}, {whole step: (callable, steps per call)}) for one net trained by
+    Adam (bench.deep's settings)."""
     dt = np.dtype(dtype)
     x, t = cases.mnist(dt)
     csr = to_csr(np.ascontiguousarray(x))
-    ops, _, P, width = KG.mlp(sizes, "relu")
+    ops, fops, P, width = KG.mlp(sizes, "relu")
     theta = np.concatenate([np.concatenate([W.ravel(), b]) for W, b in he_weights(sizes, dt)])
     buf = KT.make_buffers(ops, width, P, batch, dt)
     order = np.random.default_rng(1).permutation(x.shape[0]).astype(np.int64)
@@ -66,20 +77,41 @@ def phases(sizes, dtype, batch=100):
     hp = np.array([ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"]])
     items = KT.work_items(ops, 1)
     tdense = np.empty((0, sizes[-1]), dt)
-    losses = np.empty(1)
+    state, mask = np.empty(0, dt), np.empty(0, np.bool_)
+    losses = np.empty(BLOCK)
     a = (csr.indptr, csr.indices, csr.values)
     p = (rows, batch, *a, theta, buf.grad, buf.wt, s1, s2, KO.ADAM, hp, buf.acts, buf.dacts, buf.xt, buf.wdrow)
     step = (ops, csr, t, order, 0, 1, batch, theta, KO.ADAM, hp, 0, s1, s2, 0.0, buf, None, losses)
+    block = (ops, csr, t, order, 0, min(BLOCK, x.shape[0] // batch), batch, theta, KO.ADAM, hp, 0, s1, s2, 0.0, buf,
+             None, losses)
     KT.train_steps(*step, parallel=False)          # every buffer filled once
-    return {
+    parts = {
         "first Affine forward (non-zeros)": lambda: _first(ops, rows, batch, *a, theta, buf.acts),
-        "dense forward (BLAS)": lambda: KT.dense_forward(ops, batch, theta, buf.acts),
+        "dense forward (BLAS)": lambda: KT.dense_forward(ops, fops, batch, theta, state, mask, buf.acts),
         "softmax-with-loss": lambda: _loss(ops, rows, batch, t, tdense, theta, buf.acts, buf.dacts),
-        "dense backward (BLAS)": lambda: KT.dense_backward(ops, batch, theta, buf.grad, buf.acts, buf.dacts),
+        "dense backward (BLAS)": lambda: KT.dense_backward(ops, batch, theta, buf.grad, state, mask, buf.acts,
+                                                           buf.dacts),
         "parameters, every Affine": lambda: _params(ops, items, items.shape[0], *p),
         "  of which the first Affine": lambda: _params(ops, items, 1, *p),
         "whole step (serial kernel)": lambda: KT.train_steps(*step, parallel=False),
     }
+    whole = {f"step in blocks of {block[5]} (serial kernel)": (lambda: KT.train_steps(*block, parallel=False), block[5])}
+    if tuple(sizes) == DEEP:
+        numpy_step = make_numpy(sizes, dtype, batch)
+        whole["NumPy lean step (bench.deep)"] = (numpy_step, 1)
+    return parts, whole
+
+
+def timed(f, calls, per=1):
+    """(min, median) microseconds per unit of ``calls`` calls of f (``per`` units a call)."""
+    f()
+    ts = np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter()
+        f()
+        ts[i] = time.perf_counter() - t0
+    ts *= 1e6 / per
+    return ts.min(), np.median(ts)
 
 
 def main(argv=None):
@@ -95,16 +127,18 @@ def main(argv=None):
     # when it is loaded later
     with cases.threads(1), blas_threads(1):
         for sizes in (DEEP, SMALL):
-            ph = phases(sizes, args.dtype)
+            parts, whole = phases(sizes, args.dtype)
             print(f"\n{'-'.join(map(str, sizes))} ReLU, Adam\n| phase | min us | median us |\n|---|---|---|")
-            for name, f in ph.items():
-                f()
-                ts = np.empty(args.calls)
-                for i in range(args.calls):
-                    t0 = time.perf_counter()
-                    f()
-                    ts[i] = time.perf_counter() - t0
-                print(f"| {name} | {1e6 * ts.min():.1f} | {1e6 * np.median(ts):.1f} |")
+            total = np.zeros(2)
+            for name, f in parts.items():
+                lo, med = timed(f, args.calls)
+                if not name.startswith(("  ", "whole")):
+                    total += (lo, med)
+                print(f"| {name} | {lo:.1f} | {med:.1f} |")
+            print(f"| sum of the phases | {total[0]:.1f} | {total[1]:.1f} |")
+            for name, (f, per) in whole.items():
+                lo, med = timed(f, max(20, args.calls // per), per)
+                print(f"| {name}, per step | {lo:.1f} | {med:.1f} |")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ this module, per call:
 - **One pool at a time.**  The layer path computes with BLAS and runs its
   elementwise kernels serially; the fused and numerical paths compute with
   numba (the fused steps of kernels.train, all but two-layer plain SGD, call BLAS for
-  their dense products, outside numba's parallel regions and with BLAS at
-  one thread: fastnn.fused).  Idle workers of a pool spin for a while after each
+  their dense products with BLAS at one thread, two products at a time on
+  numba's threads in the parallel kernel: fastnn.fused).  Idle workers of a pool spin for a while after each
   call, so two pools of several threads in one step slow each other down by
   orders of magnitude on a small machine.
 - **Serial where a parallel region does not pay** (thresholds below, with the

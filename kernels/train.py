@@ -16,19 +16,23 @@ inputs only, and so does its weight gradient ``x.T @ dout`` (on MNIST about
 a fifth of the dense arithmetic).  With plain SGD and no weight decay its W
 is updated sample by sample in place (``W[d] -= lr * x[n, d] * dout[n]``),
 with no gradient buffer and no pass over the rows of W no sample touches.
-The other Affines are dense products of the whole batch by BLAS (``np.dot``:
-``a = z @ W``, ``dz = dout @ W.T``, ``dW = z.T @ dout``), called between
-parallel regions, never inside one.
+The other Affines are dense products by BLAS (``np.dot``: ``a = z @ W``,
+``dz = dout @ W.T``, ``dW = z.T @ dout``) on one BLAS thread; the prange twin
+runs two of them at once (two parts of the rows forward, dW and dz backward),
+each on its own numba thread.
 
 A step has these phases:
 
 1. **first Affine**: the batch of N samples is split into :func:`chunks` of
    rows (a function of N alone); each chunk computes operation 0 for its own
    rows (in parallel in the prange twin).
-2. **dense forward**: the other operations over the whole batch; then the
-   loss per chunk (the chunks' sums added in order) and dL/da.
+2. **dense forward**: the other operations, in DENSE_PARTS parts of the batch's
+   rows (between batch normalizations, which need the whole batch; the parts at
+   once in the prange twin); then the loss per chunk (the chunks' sums added in
+   order) and dL/da.
 3. **dense backward**: for each Affine k > 0, ``dW`` into the gradient buffer
-   and ``dz`` for the operation below, down to operation 0's output.
+   and ``dz`` for the operation below (the two products at once in the prange
+   twin), down to operation 0's output.
 4. **parameters**: the rows of every Affine's ``[W; b]`` (b as row IN) are
    split into fixed :func:`work_items`; an item computes the first Affine's
    rows of the gradient (``x.T @ dout`` over the non-zeros, in sample order),
@@ -50,7 +54,8 @@ give the same bits on any number of numba threads.  BLAS products do not
 depend on the number of BLAS threads either (OpenBLAS splits a product's rows
 and columns among its threads, never the summed dimension; checked by the
 tests), but fastnn.fused runs them on one BLAS thread: one pool computes at a
-time.
+time (the prange twin calls np.dot from two numba threads at once, which with
+BLAS threads of its own would put two pools on the same cores).
 """
 from collections import namedtuple
 
@@ -80,6 +85,15 @@ CHUNK_ROWS = 8
 ITEMS_PER_THREAD = 3
 #: With more than one thread, batches from this size on may use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
+#: The forward of the dense operations (after the first Affine) works on this many parts of
+#: the batch's rows (split as :func:`chunk_rows` splits) where its products are large
+#: (DENSE_PARALLEL_MIN), in turn in the serial kernel, at once in the parallel one: the same
+#: BLAS products either way, so the same bits.
+DENSE_PARTS = 2
+#: Dense products run two at a time in the parallel kernel from this many multiply-adds: per
+#: product backward, summed over the Affines between batch normalizations forward
+#: (784-100x4-10, batch 100: 1,000,000 for a 100x100 Affine, 100,000 for the last one).
+DENSE_PARALLEL_MIN = 200_000
 
 #: Per-call buffers (see :func:`make_buffers`).
 Buffers = namedtuple("Buffers", [
@@ -305,16 +319,14 @@ def first_rows(ops, rows, j0, j1, N, indptr, indices, values, theta, acts):
 
 
 @kernel
-def dense_forward(ops, fops, N, theta, state, mask, acts):
-    """Operations 1..last-1 over the whole batch: activations elementwise, Affines
-    ``a = z @ W + b`` by one BLAS product each (np.dot), dropout ``z * mask``, batch
-    normalization with the batch's statistics (:func:`batchnorm_train`).
-
-    fops: the constants table; state: the state buffer (running statistics, std);
-    mask: this step's dropout masks in the activation layout for N samples (bool, at
-    least N * width; empty without dropout)."""
-    last = ops.shape[0] - 1
-    for k in range(1, last):
+def dense_rows(ops, k0, k1, j0, j1, N, theta, mask, acts):
+    """Operations k0..k1-1 (none of them a batch normalization) for batch rows [j0, j1):
+    activations elementwise, Affines ``a = z @ W + b`` by one BLAS product (np.dot) of
+    those rows, dropout ``z * mask``.  mask: this step's dropout masks in the activation
+    layout for N samples (bool; empty without dropout)."""
+    if j1 <= j0:
+        return
+    for k in range(k0, k1):
         kind = ops[k, KIND]
         n_out = ops[k, OUT]
         if kind == AFFINE:
@@ -322,27 +334,88 @@ def dense_forward(ops, fops, N, theta, state, mask, acts):
             p = ops[k, POFF]
             W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
             b = theta[p + n_in * n_out:p + n_in * n_out + n_out]
-            out = block(ops, acts, k, N)
-            np.dot(block(ops, acts, k - 1, N), W, out)
-            for j in range(N):
+            out = block(ops, acts, k, N)[j0:j1]
+            np.dot(block(ops, acts, k - 1, N)[j0:j1], W, out)
+            for j in range(j1 - j0):
                 o = out[j]
                 for h in range(n_out):
                     o[h] += b[h]
         elif kind == RELU or kind == SIGMOID or kind == DROPOUT:
             a = ops[k - 1, AOFF]
-            src = acts[N * a:N * (a + n_out)]
+            src = acts[N * a + j0 * n_out:N * a + j1 * n_out]
             a = ops[k, AOFF]
-            dst = acts[N * a:N * (a + n_out)]
+            dst = acts[N * a + j0 * n_out:N * a + j1 * n_out]
             if kind == RELU:
                 relu(src, dst)
             elif kind == SIGMOID:
                 sigmoid(src, dst)
             else:
-                dropout_forward(src, mask[N * a:N * (a + n_out)], dst)
-        elif kind == BATCHNORM:
-            batchnorm_train(ops, fops, k, N, theta, state, acts)
+                dropout_forward(src, mask[N * a + j0 * n_out:N * a + j1 * n_out], dst)
         else:
             raise ValueError("unknown operation kind")
+
+
+@kernel
+def batchnorm_after(ops, k0, last):
+    """The first batch normalization among operations k0..last-1 (last if none): the end
+    of a run of operations that work row by row."""
+    k = k0
+    while k < last and ops[k, KIND] != BATCHNORM:
+        k += 1
+    return k
+
+
+@kernel
+def dense_work(ops, k0, k1, N):
+    """Multiply-adds of the Affines among operations k0..k1-1 for N rows."""
+    w = 0
+    for k in range(k0, k1):
+        if ops[k, KIND] == AFFINE:
+            w += N * ops[k, IN] * ops[k, OUT]
+    return w
+
+
+@kernel
+def dense_forward(ops, fops, N, theta, state, mask, acts):
+    """Operations 1..last-1 over the whole batch: between batch normalizations (which
+    take the batch's statistics, :func:`batchnorm_train`), :func:`dense_rows` over all
+    rows, or, where the Affines there hold DENSE_PARALLEL_MIN multiply-adds or more, over
+    each of DENSE_PARTS parts of the rows in turn (the parts :func:`dense_forward_parallel`
+    runs at once, so the same products are computed either way).
+
+    fops: the constants table; state: the state buffer (running statistics, std);
+    mask: this step's dropout masks in the activation layout for N samples (bool, at
+    least N * width; empty without dropout)."""
+    last = ops.shape[0] - 1
+    k0 = 1
+    while k0 < last:
+        k1 = batchnorm_after(ops, k0, last)
+        parts = DENSE_PARTS if dense_work(ops, k0, k1, N) >= DENSE_PARALLEL_MIN else 1
+        for part in range(parts):
+            dense_rows(ops, k0, k1, chunk_rows(part, parts, N), chunk_rows(part + 1, parts, N), N, theta, mask,
+                       acts)
+        if k1 < last:
+            batchnorm_train(ops, fops, k1, N, theta, state, acts)
+        k0 = k1 + 1
+
+
+@kernel(parallel=True)
+def dense_forward_parallel(ops, fops, N, theta, state, mask, acts):
+    """:func:`dense_forward` with the parts of the rows on DENSE_PARTS threads (where the
+    products hold at least DENSE_PARALLEL_MIN multiply-adds); the same bits."""
+    last = ops.shape[0] - 1
+    k0 = 1
+    while k0 < last:
+        k1 = batchnorm_after(ops, k0, last)
+        if dense_work(ops, k0, k1, N) >= DENSE_PARALLEL_MIN:
+            for part in prange(DENSE_PARTS):
+                dense_rows(ops, k0, k1, chunk_rows(part, DENSE_PARTS, N), chunk_rows(part + 1, DENSE_PARTS, N), N,
+                           theta, mask, acts)
+        else:
+            dense_rows(ops, k0, k1, 0, N, N, theta, mask, acts)
+        if k1 < last:
+            batchnorm_train(ops, fops, k1, N, theta, state, acts)
+        k0 = k1 + 1
 
 
 @kernel
@@ -399,46 +472,83 @@ def loss_rows(ops, rows, j0, j1, N, labels, tdense, theta, acts, dacts):
 
 
 @kernel
+def affine_backward(ops, k, part, N, theta, grad, acts, dacts):
+    """One of the two products of Affine k's backward (k > 0), each one np.dot: part 0
+    ``dW = z.T @ dout`` into grad, part 1 ``dz = dout @ W.T`` for the operation below.
+    They read the same arrays and write different ones, so they may run at once."""
+    n_out = ops[k, OUT]
+    n_in = ops[k, IN]
+    p = ops[k, POFF]
+    dout = block(ops, dacts, k, N)
+    if part == 0:
+        G = grad[p:p + n_in * n_out].reshape((n_in, n_out))
+        np.dot(block(ops, acts, k - 1, N).T, dout, G)
+    else:
+        W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
+        np.dot(dout, W.T, block(ops, dacts, k - 1, N))
+
+
+@kernel
+def other_backward(ops, k, N, theta, grad, state, mask, acts, dacts):
+    """Backward of operation k (not an Affine) over the whole batch: activations and
+    dropout (``dout * mask``) elementwise; batch normalization by the book's formula
+    (kernels.batchnorm), dgamma and dbeta into grad."""
+    kind = ops[k, KIND]
+    n_out = ops[k, OUT]
+    if kind == RELU or kind == SIGMOID or kind == DROPOUT:
+        a = ops[k, AOFF]
+        dout = dacts[N * a:N * (a + n_out)]
+        yk = acts[N * a:N * (a + n_out)]
+        mk = mask[N * a:N * (a + n_out)] if kind == DROPOUT else mask[:0]
+        a = ops[k - 1, AOFF]
+        dx = dacts[N * a:N * (a + n_out)]
+        if kind == RELU:
+            relu_backward_from_output(dout, yk, dx)
+        elif kind == SIGMOID:
+            sigmoid_backward(dout, yk, dx)
+        else:
+            dropout_backward(dout, mk, dx)
+    elif kind == BATCHNORM:
+        p = ops[k, POFF]
+        s = ops[k, SOFF]
+        a = ops[k, AOFF]
+        xn = acts[N * (a + n_out):N * (a + 2 * n_out)].reshape((N, n_out))
+        batchnorm_backward(block(ops, dacts, k, N), xn, state[s + 2 * n_out:s + 3 * n_out],
+                           theta[p:p + n_out], block(ops, dacts, k - 1, N), grad[p:p + n_out],
+                           grad[p + n_out:p + 2 * n_out])
+    else:
+        raise ValueError("unknown operation kind")
+
+
+@kernel
 def dense_backward(ops, N, theta, grad, state, mask, acts, dacts):
     """Backward over the whole batch from the loss down to the output of operation 0:
     for each Affine k > 0 first ``dW = z.T @ dout`` into grad, then ``dz = dout @ W.T``
-    (both np.dot); activations and dropout (``dout * mask``) elementwise; batch
-    normalization by the book's formula (kernels.batchnorm), dgamma and dbeta into grad."""
+    (:func:`affine_backward`), the other operations by :func:`other_backward`."""
     last = ops.shape[0] - 1
     for k in range(last - 1, 0, -1):
-        kind = ops[k, KIND]
-        n_out = ops[k, OUT]
-        n_in = ops[k, IN]
-        if kind == AFFINE:
-            p = ops[k, POFF]
-            W = theta[p:p + n_in * n_out].reshape((n_in, n_out))
-            G = grad[p:p + n_in * n_out].reshape((n_in, n_out))
-            dout = block(ops, dacts, k, N)
-            np.dot(block(ops, acts, k - 1, N).T, dout, G)
-            np.dot(dout, W.T, block(ops, dacts, k - 1, N))
-        elif kind == RELU or kind == SIGMOID or kind == DROPOUT:
-            a = ops[k, AOFF]
-            dout = dacts[N * a:N * (a + n_out)]
-            yk = acts[N * a:N * (a + n_out)]
-            mk = mask[N * a:N * (a + n_out)] if kind == DROPOUT else mask[:0]
-            a = ops[k - 1, AOFF]
-            dx = dacts[N * a:N * (a + n_out)]
-            if kind == RELU:
-                relu_backward_from_output(dout, yk, dx)
-            elif kind == SIGMOID:
-                sigmoid_backward(dout, yk, dx)
-            else:
-                dropout_backward(dout, mk, dx)
-        elif kind == BATCHNORM:
-            p = ops[k, POFF]
-            s = ops[k, SOFF]
-            a = ops[k, AOFF]
-            xn = acts[N * (a + n_out):N * (a + 2 * n_out)].reshape((N, n_out))
-            batchnorm_backward(block(ops, dacts, k, N), xn, state[s + 2 * n_out:s + 3 * n_out],
-                               theta[p:p + n_out], block(ops, dacts, k - 1, N), grad[p:p + n_out],
-                               grad[p + n_out:p + 2 * n_out])
+        if ops[k, KIND] == AFFINE:
+            for part in range(2):
+                affine_backward(ops, k, part, N, theta, grad, acts, dacts)
         else:
-            raise ValueError("unknown operation kind")
+            other_backward(ops, k, N, theta, grad, state, mask, acts, dacts)
+
+
+@kernel(parallel=True)
+def dense_backward_parallel(ops, N, theta, grad, state, mask, acts, dacts):
+    """:func:`dense_backward` with each Affine's two products on two threads (where a
+    product holds at least DENSE_PARALLEL_MIN multiply-adds); the same products, the same bits."""
+    last = ops.shape[0] - 1
+    for k in range(last - 1, 0, -1):
+        if ops[k, KIND] == AFFINE:
+            if N * ops[k, IN] * ops[k, OUT] >= DENSE_PARALLEL_MIN:
+                for part in prange(2):
+                    affine_backward(ops, k, part, N, theta, grad, acts, dacts)
+            else:
+                for part in range(2):
+                    affine_backward(ops, k, part, N, theta, grad, acts, dacts)
+        else:
+            other_backward(ops, k, N, theta, grad, state, mask, acts, dacts)
 
 
 @kernel
@@ -593,9 +703,10 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
                          theta, s1, s2, kind, hp, t0, lam, acts, dacts, xtb, wt, grad, gloss, wdrow, losses,
                        fops, state, masks):
     """Twin of :func:`train_steps_serial`: the first Affine's chunks of each batch in
-    parallel, the dense products (np.dot) between the parallel regions, then the items
-    in parallel.  Same bits as the serial twin on any number of numba threads (BLAS
-    threads as the caller sets them; see :func:`train_steps`)."""
+    parallel, the dense forward's parts of the rows and each Affine backward's two products
+    on two threads (np.dot on each, outside any other parallel region: BLAS must run one
+    thread, as fastnn.fused sets it), then the items in parallel.  Same bits as the serial
+    twin on any number of numba threads (see :func:`train_steps`)."""
     direct = kind == SGD and lam == 0.0
     for s in range(nsteps):
         j0 = start + s * batch
@@ -606,11 +717,11 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
             first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
                        theta, acts)
         mask = masks[s] if masks.shape[0] > 0 else masks.ravel()
-        dense_forward(ops, fops, N, theta, state, mask, acts)
+        dense_forward_parallel(ops, fops, N, theta, state, mask, acts)
         for c in range(T):
             gloss[c] = loss_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, labels, tdense,
                                  theta, acts, dacts)
-        dense_backward(ops, N, theta, grad, state, mask, acts, dacts)
+        dense_backward_parallel(ops, N, theta, grad, state, mask, acts, dacts)
         for i in prange(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                         values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,

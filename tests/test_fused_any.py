@@ -113,9 +113,12 @@ def test_step_matches_reference(name, depth, dtype):
 
 @pytest.mark.parametrize("name", ["sgd", "adam", "momentum"])
 @pytest.mark.parametrize("lam", [0.0, 0.05])
-def test_bits_equal_on_any_thread_count_and_kernel(name, lam):
-    """Serial kernel, parallel kernel on 1 and on 2 threads: the same bits (losses and theta)."""
-    sizes = (50, 12, 9, 6)
+@pytest.mark.parametrize("sizes", [(50, 12, 9, 6), (50, 64, 64, 6)])
+def test_bits_equal_on_any_thread_count_and_kernel(name, lam, sizes):
+    """Serial kernel, parallel kernel on 1 and on 2 threads: the same bits (losses and theta).
+    The wide net's 64x64 Affine is large enough for the parallel kernel to run its dense
+    forward in two parts of the rows and its backward's two products at once."""
+    assert (100 * sizes[1] * sizes[2] >= KT.DENSE_PARALLEL_MIN) == (sizes[1] == 64)
     rng = np.random.default_rng(1)
     x, t = batches(rng, 4, 100, sizes[0], sizes[-1], zeros=0.5)
     results = []

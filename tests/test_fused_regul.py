@@ -7,6 +7,7 @@ import pytest
 
 import kernels.graph as KG
 import kernels.optimizers as KO
+import kernels.train as KT
 from fastnn import optimizers
 from fastnn.extend import MultiLayerNetExtend
 from fastnn.fused import Fused
@@ -30,9 +31,9 @@ TOL = {np.float64: (2e-13, 1e-14), np.float32: (3e-6, 3e-7)}
 NOISE_B = 1e-9
 
 
-def make(mode, depth, dtype, name, lam=0.0, D=31, C=6, seed=None):
+def make(mode, depth, dtype, name, lam=0.0, D=31, C=6, seed=None, width=None):
     bn, ratio = MODES[mode]
-    hidden = [9, 8, 7, 6][:depth]
+    hidden = [9, 8, 7, 6][:depth] if width is None else [width] * depth
     net = MultiLayerNetExtend(D, hidden, C, ("relu", "sigmoid")[depth % 2], weight_init_std=0.3,
                               weight_decay_lambda=lam, use_dropout=ratio > 0, dropout_ratio=ratio or None,
                               use_batchnorm=bn, dtype=dtype, seed=depth if seed is None else seed)
@@ -133,20 +134,24 @@ def test_a_test_that_can_fail():
 
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_bits_equal_serial_parallel_any_threads(mode, dtype):
+@pytest.mark.parametrize("width", [None, 64])
+def test_bits_equal_serial_parallel_any_threads(mode, dtype, width):
     """run() of 40 steps (more than Fused.MASK_STEPS, so the masks come in two pieces, and a
     short last batch) on the serial kernel, the parallel kernel on 1 and 2 threads, and 40
-    single step() calls: the same bits (theta, running statistics, losses, generator state)."""
+    single step() calls: the same bits (theta, running statistics, losses, generator state).
+    Hidden layers of 64 make the dense products large enough for the parallel kernel to split
+    them (rows of the forward between batch normalizations, the backward's two products)."""
+    assert 64 * 64 * 64 >= KT.DENSE_PARALLEL_MIN > 64 * 9 * 8     # batch x in x out of the widest Affine
     x, t = batches(np.random.default_rng(5), 1, 64 * 40 - 9, 50, 7, dtype)
     order = np.random.default_rng(6).permutation(x.shape[0])
     results = []
     for parallel, threads in [(False, 1)] + [(True, n) for n in THREADS]:
-        net, opt = make(mode, 3, dtype, "adam", lam=0.01, D=50, C=7, seed=4)
+        net, opt = make(mode, 3, dtype, "adam", lam=0.01, D=50, C=7, seed=4, width=width)
         f = Fused(net, opt, parallel=parallel)
         with num_threads(threads):
             losses = f.run(f.prepare(x, t), order, 0, 40, 64).copy()
         results.append((net.theta.copy(), net.state.copy(), losses, net.rng.random()))
-    net, opt = make(mode, 3, dtype, "adam", lam=0.01, D=50, C=7, seed=4)
+    net, opt = make(mode, 3, dtype, "adam", lam=0.01, D=50, C=7, seed=4, width=width)
     f = Fused(net, opt, parallel=False)
     losses = [f.step(x[order[s * 64:(s + 1) * 64]], t[order[s * 64:(s + 1) * 64]]) for s in range(40)]
     results.append((net.theta.copy(), net.state.copy(), np.array(losses), net.rng.random()))
