@@ -332,12 +332,12 @@ class Fused:
         else:
             if parallel is None:
                 parallel = KT.pick_parallel(batch)
-            # the parameter phase's pieces: one per Affine for the serial kernel, ITEMS_PER_THREAD
-            # per thread for the parallel one; made once per plan (90 us a call otherwise)
-            key = numba.get_num_threads() if parallel else 0
+            # the parameter phase's pieces: one group for the serial kernel, one per thread for the
+            # parallel one; made once per plan (90 us a call otherwise)
+            key = numba.get_num_threads() if parallel else 1
             items = plan["items"].get(key)
             if items is None:
-                items = plan["items"][key] = KT.work_items(plan["ops"], KT.ITEMS_PER_THREAD * key or 1)
+                items = plan["items"][key] = KT.work_items(plan["ops"], key)
             # the dense products run on one BLAS thread, whatever numba's count: one pool computes
             # at a time, and two BLAS threads ran the 784-100x4-10 Adam step 8.5x slower on a busy
             # machine (bench: 79,500 vs 9,300 samples/s, load 7 on 2 cores)

@@ -49,7 +49,10 @@ def apply_range(kind, hp, t, theta_all, grad_all, s1_all, s2_all, i0, i1):
 
     The loops run over slices from index 0: with a start of unknown sign, every access would
     carry NumPy's negative-index test, which keeps LLVM from vectorizing (Adam over 78,500
-    float32 values: 185 us with ``range(i0, i1)``, 25 us over the slices)."""
+    float32 values: 185 us with ``range(i0, i1)``, 25 us over the slices).  The new state is
+    kept in a local and used from there, not read back from the array just written: the
+    same operations and bits, but LLVM need not reload it in case theta and the state
+    overlap (Adam over 39,760 float32 values: 33.4 us reading back, 11.2 us from locals)."""
     theta = theta_all[i0:i1]
     grad = grad_all[i0:i1]
     s1 = s1_all[i0:i1]
@@ -64,33 +67,42 @@ def apply_range(kind, hp, t, theta_all, grad_all, s1_all, s2_all, i0, i1):
             theta[i] -= lr * grad[i]
     elif kind == MOMENTUM:
         for i in range(n):
-            s1[i] = a * s1[i] - lr * grad[i]
-            theta[i] += s1[i]
+            v = a * s1[i] - lr * grad[i]
+            s1[i] = v
+            theta[i] += v
     elif kind == NESTEROV:
         aa = f(hp[A] * hp[A])
         a1lr = f((1.0 + hp[A]) * hp[LR])
         for i in range(n):
-            s1[i] = a * s1[i] - lr * grad[i]
-            theta[i] += aa * s1[i]
-            theta[i] -= a1lr * grad[i]
+            g = grad[i]
+            v = a * s1[i] - lr * g
+            s1[i] = v
+            th = theta[i] + aa * v
+            theta[i] = th - a1lr * g
     elif kind == ADAGRAD:
         for i in range(n):
-            s1[i] += grad[i] * grad[i]
-            theta[i] -= lr * grad[i] / (np.sqrt(s1[i]) + eps)
+            g = grad[i]
+            h = s1[i] + g * g
+            s1[i] = h
+            theta[i] -= lr * g / (np.sqrt(h) + eps)
     elif kind == RMSPROP:
         c = f(1.0 - hp[A])
         for i in range(n):
-            s1[i] = a * s1[i] + c * grad[i] * grad[i]
-            theta[i] -= lr * grad[i] / (np.sqrt(s1[i]) + eps)
+            g = grad[i]
+            h = a * s1[i] + c * g * g
+            s1[i] = h
+            theta[i] -= lr * g / (np.sqrt(h) + eps)
     elif kind == ADAM:
         c1 = f(1.0 - hp[A])
         c2 = f(1.0 - hp[B])
         lr_t = f(hp[LR] * np.sqrt(1.0 - hp[B] ** t) / (1.0 - hp[A] ** t))
         for i in range(n):
             g = grad[i]
-            s1[i] += c1 * (g - s1[i])
-            s2[i] += c2 * (g * g - s2[i])
-            theta[i] -= lr_t * s1[i] / (np.sqrt(s2[i]) + eps)
+            m = s1[i] + c1 * (g - s1[i])
+            v = s2[i] + c2 * (g * g - s2[i])
+            s1[i] = m
+            s2[i] = v
+            theta[i] -= lr_t * m / (np.sqrt(v) + eps)
     else:
         raise ValueError("unknown optimizer kind")
 

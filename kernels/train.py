@@ -34,7 +34,7 @@ A step has these phases:
    and ``dz`` for the operation below (the two products at once in the prange
    twin), down to operation 0's output.
 4. **parameters**: the rows of every Affine's ``[W; b]`` (b as row IN) are
-   split into fixed :func:`work_items`; an item computes the first Affine's
+   split into fixed :func:`work_items` (one group of them per thread); an item computes the first Affine's
    rows of the gradient (``x.T @ dout`` over the non-zeros, in sample order),
    db (summed in sample order), adds ``lam * W``, and updates its slice of
    theta with ``kernels.optimizers.apply_range``.
@@ -79,10 +79,10 @@ from .softmax import softmax
 #: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples.
 MAX_CHUNKS = 16
 CHUNK_ROWS = 8
-#: The parameter phase of the parallel kernel is split into about this many items per thread
-#: (rows of the Affines; each item of the first Affine searches every sample's non-zeros for
-#: its range, so more items cost more).
-ITEMS_PER_THREAD = 3
+#: Estimated cost of a parameter of the first Affine in the parameter phase, against 1 for
+#: any other Affine's (its gradient is scattered there from the batch's non-zeros as well):
+#: measured per parameter at 784-50-10 float32, batch 100, 1.9x (SGD) and 1.7x (Adam).
+FIRST_COST = 2
 #: With more than one thread, batches from this size on may use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
 #: The forward of the dense operations (after the first Affine) works on this many parts of
@@ -127,27 +127,42 @@ def pick_parallel(batch):
     return numba.get_num_threads() > 1 and batch >= PARALLEL_MIN_BATCH
 
 
-def work_items(ops, items):
-    """Pieces of the parameter phase: (n_items, 4) int64 rows ``(k, r0, r1, w0)``, rows
-    r0..r1-1 of operation k's ``[W; b]`` (row IN is b), whose sums of W ** 2 go to
-    ``wdrow[w0:]``.  Each Affine gets a share of ``items`` in proportion to its size (at
-    least one), in ranges of whole tiles of 4 rows; items are ordered largest first.
-    The partition changes no result (every sum runs over the batch in sample order, the
-    weight-decay sums per row), so the serial kernel takes ``items=1``: one per Affine."""
+def work_items(ops, groups):
+    """Pieces of the parameter phase: (n_items, 5) int64 rows ``(k, r0, r1, w0, g)``,
+    rows r0..r1-1 of operation k's ``[W; b]`` (row IN is b), whose sums of W ** 2 go to
+    ``wdrow[w0:]``, done by group g of ``groups`` (one group per thread of the parallel
+    kernel; the serial kernel takes ``groups=1``: one item per Affine).
+
+    Each Affine is split into a share of ``groups`` ranges in proportion to its estimated
+    cost (FIRST_COST per parameter of the first Affine, 1 of the others; at least one
+    range, of whole tiles of 4 rows); the ranges go, largest first, to the group with the
+    least cost so far.  Numba hands the iterations of a ``prange`` to the threads in
+    equal contiguous blocks (set_parallel_chunksize had no effect with the OpenMP layer),
+    so the kernel loops over the groups, not over the items: one group per thread, of
+    about equal cost.  The partition changes no result (every sum runs over the batch in
+    sample order, the weight-decay sums per row)."""
     ops = np.asarray(ops)
     aff = [k for k in range(ops.shape[0]) if ops[k, KIND] == AFFINE]
-    sizes = {k: int(ops[k, IN] + 1) * int(ops[k, OUT]) for k in aff}
-    total = sum(sizes.values())
-    out = []
+    cost = {k: int(ops[k, IN] + 1) * int(ops[k, OUT]) * (FIRST_COST if k == aff[0] else 1) for k in aff}
+    total = sum(cost.values())
+    pieces = []
     w0 = 0
     for k in aff:
         rows = int(ops[k, IN]) + 1
-        n = max(1, min(-(-rows // 4), round(items * sizes[k] / total))) if items > 1 else 1
+        n = max(1, min(-(-rows // 4), round(groups * cost[k] / total))) if groups > 1 else 1
         bounds = sorted({min(rows, 4 * ((i * -(-rows // 4)) // n)) for i in range(n)} | {rows})
-        out += [(k, r0, r1, w0 + r0) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]
+        pieces += [(k, r0, r1, w0 + r0) for r0, r1 in zip(bounds[:-1], bounds[1:]) if r1 > r0]
         w0 += rows - 1
-    out.sort(key=lambda it: -(it[2] - it[1]) * int(ops[it[0], OUT]))
-    return np.array(out, dtype=np.int64).reshape(-1, 4)
+    unit = {k: cost[k] // int(ops[k, IN] + 1) for k in aff}
+    pieces.sort(key=lambda it: -(it[2] - it[1]) * unit[it[0]])
+    load = [0] * groups
+    out = []
+    for it in pieces:
+        g = load.index(min(load))
+        load[g] += (it[2] - it[1]) * unit[it[0]]
+        out.append((*it, g))
+    out.sort(key=lambda it: it[4])
+    return np.array(out, dtype=np.int64).reshape(-1, 5)
 
 
 def make_buffers(ops, width, n_params, batch, dtype):
@@ -705,8 +720,9 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
     """Twin of :func:`train_steps_serial`: the first Affine's chunks of each batch in
     parallel, the dense forward's parts of the rows and each Affine backward's two products
     on two threads (np.dot on each, outside any other parallel region: BLAS must run one
-    thread, as fastnn.fused sets it), then the items in parallel.  Same bits as the serial
-    twin on any number of numba threads (see :func:`train_steps`)."""
+    thread, as fastnn.fused sets it), then the groups of items of :func:`work_items` in
+    parallel.  Same bits as the serial twin on any number of numba threads (see
+    :func:`train_steps`)."""
     direct = kind == SGD and lam == 0.0
     for s in range(nsteps):
         j0 = start + s * batch
@@ -722,10 +738,13 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
             gloss[c] = loss_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, labels, tdense,
                                  theta, acts, dacts)
         dense_backward_parallel(ops, N, theta, grad, state, mask, acts, dacts)
-        for i in prange(items.shape[0]):
-            params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
-                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
-                        direct)
+        for g in prange(items[items.shape[0] - 1, 4] + 1):
+            for i in range(items.shape[0]):
+                if items[i, 4] != g:
+                    continue
+                params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
+                            values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
+                            direct)
         batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
@@ -893,8 +912,8 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
     theta (P,) C-contiguous; opt_kind, hp (float64 (NHP,)), t0 (steps taken
     before), s1, s2 the optimizer (kernels.optimizers); lam: weight decay;
     buffers from :func:`make_buffers` for at least ``batch`` samples; items:
-    pieces from :func:`work_items` (None: ITEMS_PER_THREAD per numba thread for the
-    parallel kernel, one per Affine for the serial one; any partition gives the same bits); losses: (>= nsteps,) float64, receives each step's loss.
+    pieces from :func:`work_items` (None: one group per numba thread for the parallel
+    kernel, one for the serial one; any partition gives the same bits); losses: (>= nsteps,) float64, receives each step's loss.
     ``parallel``: True runs the prange twin, False the serial one (same bits
     either way); None picks the parallel one with more than one numba thread and
     batch >= PARALLEL_MIN_BATCH.  Returns ``losses[:nsteps]``.
@@ -920,17 +939,9 @@ def train_steps(ops, data, labels, order, start, nsteps, batch, theta, opt_kind,
         parallel = pick_parallel(batch)
     fn = train_steps_parallel if parallel else train_steps_serial
     if items is None:
-        items = work_items(ops, ITEMS_PER_THREAD * numba.get_num_threads() if parallel else 1)
+        items = work_items(ops, numba.get_num_threads() if parallel else 1)
     b = buffers
-    # items differ in size: the parallel kernel hands them out one at a time (numba's default
-    # gives each thread an equal share of the iterations); set here, as numba cannot cache a
-    # kernel that sets it
-    chunk = numba.set_parallel_chunksize(1) if parallel else None
-    try:
-        fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
-           batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
-           b.wdrow, losses, fops, state, masks)
-    finally:
-        if parallel:
-            numba.set_parallel_chunksize(chunk)
+    fn(ops, items, data.indptr, data.indices, data.values, labels, targets, order, start, nsteps,
+       batch, theta, s1, s2, opt_kind, hp, t0, float(lam), b.acts, b.dacts, b.xt, b.wt, b.grad, b.gloss,
+       b.wdrow, losses, fops, state, masks)
     return losses[:nsteps]

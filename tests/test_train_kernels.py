@@ -144,3 +144,52 @@ def test_fused_step_refuses_a_replaced_theta(change):
     x, t = batches(np.random.default_rng(2), 1, 12, 10, 4)
     with pytest.raises(TypeError, match=rf"^net.theta: expected \({P},\) float64 C-contiguous and writeable, got "):
         Fused(net, Opt("momentum")).step(x, t)      # the generic kernels (plain SGD of two layers takes W1, b1, ...)
+
+
+@pytest.mark.parametrize("sizes", [(784, 50, 10), (784, 100, 100, 100, 100, 10), (9, 30, 40, 3), (5, 2)])
+@pytest.mark.parametrize("groups", [1, 2, 3, 4, 16])
+def test_work_items_cover_every_row_once_in_groups(sizes, groups):
+    """Every row of every Affine's [W; b] in exactly one item, with its weight-decay slot; groups
+    numbered from 0, in order, none empty (the parallel kernel runs group g on thread g)."""
+    ops = KG.mlp(sizes, "relu")[0]
+    items = KT.work_items(ops, groups)
+    assert items.shape[1] == 5
+    g = items[:, 4]
+    assert np.all(np.diff(g) >= 0) and g[0] == 0 and set(g) == set(range(g[-1] + 1)) and g[-1] < groups
+    w = 0
+    for k in [k for k in range(ops.shape[0]) if ops[k, KG.KIND] == KG.AFFINE]:
+        mine = items[items[:, 0] == k]
+        covered = np.zeros(ops[k, KG.IN] + 1, int)
+        for _, r0, r1, w0, _ in mine:
+            covered[r0:r1] += 1
+            assert w0 == w + r0
+        assert np.all(covered == 1), (k, covered)
+        w += ops[k, KG.IN]
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_any_partition_into_groups_gives_the_same_bits(name):
+    """The parallel kernel with 1, 2, 3 and 5 groups of items (more groups than threads too) and
+    the serial one: the same theta and losses, to the bit."""
+    import kernels.optimizers as KO
+    sizes = (40, 12, 9, 6)
+    rng = np.random.default_rng(4)
+    x = rng.random((300, sizes[0]))
+    x[x < 0.6] = 0.0
+    t = rng.integers(0, sizes[-1], 300).astype(np.intp)
+    ops, _, P, width = KG.mlp(sizes, "relu")
+    theta0 = 0.3 * rng.standard_normal(P)
+    kind = KO.NAMES[name]
+    hp = np.array([0.01, 0.9, 0.999, 1e-8])
+    out = []
+    for parallel, groups in [(False, 1), (True, 1), (True, 2), (True, 3), (True, 5)]:
+        theta = theta0.copy()
+        s1, s2 = np.zeros(P), np.zeros(P)
+        losses = np.empty(3)
+        KT.train_steps(ops, to_csr(x), t, np.arange(300, dtype=np.int64), 0, 3, 100, theta, kind, hp, 0, s1, s2,
+                       0.0, KT.make_buffers(ops, width, P, 100, np.float64), KT.work_items(ops, groups), losses,
+                       parallel=parallel)
+        out.append((theta, losses.copy()))
+    for theta, losses in out[1:]:
+        np.testing.assert_array_equal(theta, out[0][0])
+        np.testing.assert_array_equal(losses, out[0][1])
