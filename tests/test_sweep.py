@@ -387,10 +387,11 @@ def test_ctrl_c_leaves_a_folder_that_resume_completes(tmp_path):
     import subprocess
     import sys
     import time
-    # trials of about 0.1 s (2000 images, 784-200-200-10, 10 epochs): the 38 after the first two
-    # must outlast the poll below and the signal's delivery on a busy machine (trials of a few
-    # milliseconds once all finished first, at load 18)
-    spec = SMALL.format(axes="lr = {log_uniform = [1e-2, 1]}", sweep="trials = 40", epochs=10)
+    # trials of about 0.2 s (2000 images, 784-200-200-10, 20 epochs, learning rates that do not
+    # diverge, since a diverging trial stops at once): the 38 after the first two must outlast
+    # the poll below and the signal's delivery on a busy machine (trials of a few milliseconds
+    # once all finished first, at load 18; with lr up to 1 and faster evaluations, once more)
+    spec = SMALL.format(axes="lr = {log_uniform = [1e-3, 1e-1]}", sweep="trials = 40", epochs=20)
     spec = spec.replace("train_size = 300", "train_size = 2000").replace("hidden = 20", 'hidden = "200,200"')
     path = tmp_path / "spec.toml"
     path.write_text(spec)
