@@ -397,8 +397,10 @@ def test_ctrl_c_leaves_a_folder_that_resume_completes(tmp_path):
     path.write_text(spec)
     out = tmp_path / "out"
     fastnn = [sys.executable, "-m", "fastnn", "sweep", str(path), "--out", str(out)]
+    # as from a terminal: SIGINT at its default even where this test runs with it ignored (a CI
+    # shell's trap '' INT, which children inherit and fastnn then respects, as under nohup)
     p = subprocess.Popen(fastnn + ["--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     results = out / "results.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and p.poll() is None and \
