@@ -273,6 +273,16 @@ def _samples(rows, j0, j1, t, N, lo, hi, indices, values, labels, tdense, W1, b1
 
 
 @kernel
+def _update_w1_sample(ix, vx, g, W1, lr, H):
+    """W1[ix[k]] -= (lr * vx[k]) * g for one sample's non-zero pixels ix, values vx."""
+    for k in range(ix.size):
+        c = lr * vx[k]
+        wr = W1[ix[k]]
+        for h in range(H):
+            wr[h] -= c * g[h]
+
+
+@kernel
 def _update_w1(rows, N, d0, d1, lo, hi, indices, values, da1, W1, lr, hint):
     """W1[d] -= lr * x[n, d] * dA1[n] for every batch sample n and non-zero pixel d in [d0, d1)
     (non-zeros of row r at lo[r]..hi[r]-1)."""
@@ -288,11 +298,7 @@ def _update_w1(rows, N, d0, d1, lo, hi, indices, values, da1, W1, lr, hint):
         g = da1[j]
         ix = indices[p0:p1]
         vx = values[p0:p1]
-        for k in range(ix.size):
-            c = lr * vx[k]
-            wr = W1[ix[k]]
-            for h in range(H):
-                wr[h] -= c * g[h]
+        _update_w1_sample(ix, vx, g, W1, lr, H)
 
 
 @kernel
@@ -482,11 +488,7 @@ def _update_w1_range(N, t, cuts, indices, values, da1, W1, lr, hint):
         g = da1[j]
         ix = indices[cuts[j, t]:cuts[j, t + 1]]
         vx = values[cuts[j, t]:cuts[j, t + 1]]
-        for k in range(ix.size):
-            c = lr * vx[k]
-            wr = W1[ix[k]]
-            for h in range(H):
-                wr[h] -= c * g[h]
+        _update_w1_sample(ix, vx, g, W1, lr, H)
 
 
 @kernel
