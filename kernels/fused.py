@@ -36,6 +36,7 @@ from ._config import kernel
 from .exponential import exp
 from .losses import DELTA
 from .sparse import compress_row, lower_bound
+from .sparse_product import sparse_row
 
 #: With more than one thread, batches from this size on use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
@@ -111,31 +112,7 @@ def _hidden(p0, p1, indices, values, W1, b1, relu, zr, hint):
     one = W1.dtype.type(1.0)
     for h in range(H):
         zr[h] = zero
-    # four non-zero pixels at a time: one pass over zr per four rows of W1.  Positions count
-    # from 0 in slices: numba then need not test them (nor, for unsigned indices, the pixels)
-    # for negative values to wrap around
-    ix = indices[p0:p1]
-    vx = values[p0:p1]
-    n = ix.size
-    k = 0
-    while k + 4 <= n:
-        v0 = vx[k]
-        v1 = vx[k + 1]
-        v2 = vx[k + 2]
-        v3 = vx[k + 3]
-        w0 = W1[ix[k]]
-        w1 = W1[ix[k + 1]]
-        w2 = W1[ix[k + 2]]
-        w3 = W1[ix[k + 3]]
-        for h in range(H):
-            zr[h] += v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]
-        k += 4
-    while k < n:
-        v0 = vx[k]
-        w0 = W1[ix[k]]
-        for h in range(H):
-            zr[h] += v0 * w0[h]
-        k += 1
+    sparse_row(p0, p1, indices, values, W1, zr[:H])
     if relu:
         for h in range(H):
             a = zr[h] + b1[h]

@@ -74,6 +74,7 @@ from .graph import (
 from .losses import DELTA
 from .optimizers import LR, SGD, apply_range
 from .sparse import lower_bound
+from .sparse_product import sparse_row
 from .softmax import softmax
 
 #: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples.
@@ -246,42 +247,6 @@ def mm_rows(A, B, C, m0, m1):
                 c0[n] += x00 * b0[n]
             k += 1
         m += 1
-
-
-@kernel
-def sparse_row(p0, p1, indices, values, W, out):
-    """out += x @ W for one sample whose non-zeros are at p0..p1-1 of the CSR; eight at a
-    time, so that each pass over ``out`` adds eight rows of W (on MNIST, 784x50 float32,
-    0.86x the time of four at a time)."""
-    H = out.size
-    p = p0
-    while p + 8 <= p1:
-        v0 = values[p]
-        v1 = values[p + 1]
-        v2 = values[p + 2]
-        v3 = values[p + 3]
-        v4 = values[p + 4]
-        v5 = values[p + 5]
-        v6 = values[p + 6]
-        v7 = values[p + 7]
-        w0 = W[indices[p]]
-        w1 = W[indices[p + 1]]
-        w2 = W[indices[p + 2]]
-        w3 = W[indices[p + 3]]
-        w4 = W[indices[p + 4]]
-        w5 = W[indices[p + 5]]
-        w6 = W[indices[p + 6]]
-        w7 = W[indices[p + 7]]
-        for h in range(H):
-            out[h] += (v0 * w0[h] + v1 * w1[h] + v2 * w2[h] + v3 * w3[h]) \
-                + (v4 * w4[h] + v5 * w5[h] + v6 * w6[h] + v7 * w7[h])
-        p += 8
-    while p < p1:
-        v0 = values[p]
-        w0 = W[indices[p]]
-        for h in range(H):
-            out[h] += v0 * w0[h]
-        p += 1
 
 
 @kernel
