@@ -11,6 +11,7 @@ row of any width into such blocks.  Each column is summed in the order of the
 non-zeros, so the result does not depend on the machine's thread count.
 """
 import numba
+import numpy as np
 from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import types
@@ -172,3 +173,123 @@ def sparse_row(p0, p1, indices, values, W, out):
         n = min(L * ((vectors * (q + 1)) // passes - (vectors * q) // passes), H - c)
         sparse_rows_block(p0, p1, indices, values, W, c, n, out)
         c += n
+
+
+@intrinsic
+def scatter_rows_block(typingctx, q0, q1, indices, values, g, M, r0, c, n):
+    """``M[indices[q] - r0, c:c + n] += values[q] * g[c:c + n]`` for q in q0..q1-1, where
+    g's entries from index ``g.size`` on count as 0.
+
+    n: 1 .. MAX_VECTORS * L columns, a whole number of vectors (M's rows padded to one);
+    M: (R, Hp) C-contiguous.  The ceil(n / L) vectors of g stay in registers; each row of
+    M gets whole vectors loaded, added to (one FMA) and stored, so rows that start on a
+    64-byte boundary never split a vector across cache lines.  Nothing is checked."""
+    for name, arr in (("g", g), ("M", M)):
+        if not isinstance(arr, types.Array) or arr.layout != "C":
+            raise TypingError(f"scatter_rows_block: {name} must be a C-contiguous array, got {arr}")
+    if not (values.dtype == g.dtype == M.dtype and isinstance(M.dtype, types.Float)):
+        raise TypingError(f"scatter_rows_block: values, g and M need one float dtype, got "
+                          f"{values.dtype}, {g.dtype}, {M.dtype}")
+    if not isinstance(indices.dtype, types.Integer):
+        raise TypingError(f"scatter_rows_block: indices must be integers, got {indices.dtype}")
+    sig = types.void(types.int64, types.int64, indices, values, g, M, types.int64, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        q0v, q1v, ia, va, ga, ma, r0v, cv, nv = args
+        ity, vty, gty, mty = signature.args[2], signature.args[3], signature.args[4], signature.args[5]
+        iarr = context.make_array(ity)(context, builder, ia)
+        varr = context.make_array(vty)(context, builder, va)
+        garr = context.make_array(gty)(context, builder, ga)
+        marr = context.make_array(mty)(context, builder, ma)
+        fty = context.get_value_type(vty.dtype)
+        size = vty.dtype.bitwidth // 8
+        L = VECTOR_BYTES // size
+        vec = ir.VectorType(fty, L)
+        vptr = vec.as_pointer()
+        i64, i32 = ir.IntType(64), ir.IntType(32)
+        lanes = ir.VectorType(i64, L)
+        mty_ = ir.VectorType(ir.IntType(1), L)
+        module = builder.module
+        name = f"v{L}f{size * 8}"
+        mload = cgutils.get_or_insert_function(module, ir.FunctionType(vec, [vptr, i32, mty_, vec]),
+                                               f"llvm.masked.load.{name}.p0")
+        fma = cgutils.get_or_insert_function(module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.{name}")
+        align = ir.Constant(i32, size)
+        zero = ir.Constant(vec, [0.0] * L)
+
+        def const(v):
+            return ir.Constant(i64, v)
+
+        def ptr(data, offset):
+            return builder.bitcast(builder.gep(data, [offset]), vptr)
+
+        stride = builder.sdiv(cgutils.unpack_tuple(builder, marr.strides, 2)[0], const(size))
+        gsize = cgutils.unpack_tuple(builder, garr.shape, 1)[0]
+        nvec = builder.sdiv(builder.add(nv, const(L - 1)), const(L))
+        fn = builder.function
+        done = fn.append_basic_block("srb.done")
+        pick = fn.append_basic_block("srb.pick")
+        builder.cbranch(builder.icmp_signed("<", q0v, q1v), pick, done)
+        builder.position_at_end(pick)
+        switch = builder.switch(nvec, done)
+        iota = ir.Constant(lanes, list(range(L)))
+        for k in range(1, MAX_VECTORS + 1):
+            enter = fn.append_basic_block(f"srb.enter{k}")
+            loop = fn.append_basic_block(f"srb.loop{k}")
+            switch.add_case(const(k), enter)
+            builder.position_at_end(enter)
+            gv = []
+            for i in range(k):
+                first = builder.add(cv, const(i * L))
+                # lanes of g that exist: first + lane < g.size
+                valid = builder.icmp_signed("<", builder.add(iota, _splat(builder, first, L)),
+                                            _splat(builder, gsize, L))
+                gv.append(builder.call(mload, [ptr(garr.data, first), align, valid, zero]))
+            builder.branch(loop)
+
+            builder.position_at_end(loop)
+            q = builder.phi(i64)
+            q.add_incoming(q0v, enter)
+            d = builder.load(builder.gep(iarr.data, [q]))
+            if d.type.width < 64:
+                d = builder.sext(d, i64) if ity.dtype.signed else builder.zext(d, i64)
+            x = _splat(builder, builder.load(builder.gep(varr.data, [q])), L)
+            row = builder.add(builder.mul(builder.sub(d, r0v), stride), cv)
+            for i in range(k):
+                at = ptr(marr.data, builder.add(row, const(i * L)))
+                builder.store(builder.call(fma, [x, gv[i], builder.load(at, align=size)]), at, align=size)
+            nxt = builder.add(q, const(1))
+            q.add_incoming(nxt, loop)
+            builder.cbranch(builder.icmp_signed("<", nxt, q1v), loop, done)
+        builder.position_at_end(done)
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+@kernel
+def scatter_row(q0, q1, indices, values, g, M, r0):
+    """M[d - r0] += x[d] * g for the non-zeros x[d] of one sample at q0..q1-1 of the CSR.
+
+    g: (H,); M: (R, Hp) C-contiguous with Hp >= H a whole number of vectors (64 bytes);
+    columns H..Hp-1 of M are padding (they get 0 added).  In passes of at most MAX_VECTORS
+    vectors, as :func:`sparse_row`."""
+    Hp = M.shape[1]
+    L = VECTOR_BYTES // M.itemsize
+    vectors = Hp // L
+    passes = (vectors + MAX_VECTORS - 1) // MAX_VECTORS
+    c = 0
+    for q in range(passes):
+        n = L * ((vectors * (q + 1)) // passes - (vectors * q) // passes)
+        scatter_rows_block(q0, q1, indices, values, g, M, r0, c, n)
+        c += n
+
+
+def padded_rows(R, H, dtype):
+    """(R, Hp) zeros whose rows start on 64-byte boundaries, Hp = H rounded up to a
+    whole number of 64-byte vectors (the layout :func:`scatter_row` is fast on)."""
+    size = np.dtype(dtype).itemsize
+    L = VECTOR_BYTES // size
+    Hp = -(-H // L) * L
+    raw = np.zeros(R * Hp + L, dtype)
+    skip = (-raw.ctypes.data % VECTOR_BYTES) // size
+    return raw[skip:skip + R * Hp].reshape(R, Hp)

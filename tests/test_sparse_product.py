@@ -1,12 +1,13 @@
-"""kernels.sparse_product against NumPy: ``out += x @ W`` over a CSR row's non-zeros, for widths
-below, at and past every vector and pass boundary, both float dtypes and every index type the
-CSR may hold; nothing outside ``out[c:c + n]`` is written."""
+"""kernels.sparse_product against NumPy: ``out += x @ W`` over a CSR row's non-zeros and
+``M[d] += x[d] * g`` into padded rows, for widths below, at and past every vector and pass
+boundary, both float dtypes and every index type the CSR may hold; nothing outside the
+columns and rows named is written, and padding gets nothing but zeros."""
 import numpy as np
 import pytest
 from numba import njit
 from numba.core.errors import TypingError
 
-from kernels.sparse_product import MAX_VECTORS, VECTOR_BYTES, sparse_row, sparse_rows_block
+from kernels.sparse_product import MAX_VECTORS, VECTOR_BYTES, padded_rows, scatter_row, sparse_row, sparse_rows_block
 
 #: Widths around the 16 / 8 lanes of a vector and the MAX_VECTORS vectors of a pass.
 WIDTHS = (1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 50, 63, 64, 65, 100, 127, 128, 129, 130, 200, 255, 256, 257,
@@ -122,3 +123,53 @@ def test_sparse_rows_block_refuses_strided_or_mixed_arrays():
         _block_on(W[:, ::2], np.zeros(4, np.float32))
     with pytest.raises(TypingError, match="one float dtype"):
         _block_on(W, np.zeros(8, np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_padded_rows_start_on_64_byte_boundaries(dtype):
+    L = VECTOR_BYTES // np.dtype(dtype).itemsize
+    for R, H in ((1, 1), (3, L), (5, L + 1), (784, 100), (7, 300)):
+        M = padded_rows(R, H, dtype)
+        assert M.shape == (R, -(-H // L) * L) and M.flags.c_contiguous and not M.any()
+        assert M.ctypes.data % VECTOR_BYTES == 0 and M.strides[0] % VECTOR_BYTES == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.uint16, np.int32, np.int64])
+def test_scatter_row_is_one_fma_per_non_zero_in_order(dtype, index_dtype):
+    """Row d - r0 of M gets fma(x[d], g, M[d - r0]) for each non-zero in turn (float32 checked
+    bit for bit through exact float64 products; float64 to within one rounding a term); the
+    padding columns stay 0 although g's memory goes on with NaN, rows without a non-zero
+    keep their values, and M need not be aligned."""
+    rng = np.random.default_rng(8)
+    D, r0 = 60, 5
+    for H in WIDTHS:
+        cols, vals = _row(rng, D, dtype, index_dtype)
+        cols = cols[cols >= r0]
+        vals = vals[:cols.size]
+        gbuf = np.full(H + 64, np.nan, dtype)
+        g = gbuf[:H]
+        g[:] = rng.standard_normal(H)
+        for aligned in (True, False):
+            if aligned:
+                M = padded_rows(D - r0, H, dtype)
+            else:
+                raw = np.zeros((D - r0) * M.shape[1] + 1, dtype)
+                M = raw[1:].reshape(D - r0, -1)
+            M[:, :H] = rng.standard_normal((D - r0, H))
+            before = M.copy()
+            scatter_row(0, cols.size, cols, vals, g, M, r0)
+            want = before[:, :H].astype(np.float64)
+            scale = np.abs(want)
+            for d, v in zip(cols, vals):
+                scale[d - r0] += np.abs(np.float64(v) * g.astype(np.float64))
+                want[d - r0] = np.float64(v) * g.astype(np.float64) + want[d - r0]
+                if dtype == np.float32:
+                    want[d - r0] = want[d - r0].astype(np.float32)     # one rounding: fma
+            if dtype == np.float32:
+                np.testing.assert_array_equal(M[:, :H], want)
+            else:
+                assert np.all(np.abs(M[:, :H] - want) <= 4 * np.finfo(dtype).eps * scale), H
+            np.testing.assert_array_equal(M[:, H:], 0)
+            untouched = np.setdiff1d(np.arange(D - r0), cols.astype(np.int64) - r0)
+            np.testing.assert_array_equal(M[untouched], before[untouched])
