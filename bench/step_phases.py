@@ -58,7 +58,7 @@ def phases(activation, dtype, batch):
     serial.step(x, t)
     par.step(x, t)
     args = serial._dense_args(batch, 784, activation)
-    (relu, rows, lo, hi, cuts, indices, values, bad, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, hint,
+    (relu, rows, lo, hi, cuts, indices, values, bad, z1, dy, da1, w2t, gW2, gb1, gb2, gloss, gw1, hint,
      tdense, _) = args
     W1, b1, W2, b2 = (a.copy() for a in serial._two_params())
     lr = np.dtype(dtype).type(1e-9)
@@ -71,7 +71,7 @@ def phases(activation, dtype, batch):
         f"compress with {threads} W1 ranges (parallel kernel's)":
             lambda: _compress(x, threads, lo, hi, cuts, indices, values),
         "forward + backward, every sample": lambda: _samples(*s),
-        "W1 update": lambda: KF._update_w1(rows, batch, 0, 784, lo, hi, indices, values, da1, W1, lr, hint),
+        "W1 update": lambda: KF._update_w1(rows, batch, 0, 784, lo, hi, indices, values, da1, W1, gw1, lr, hint),
         "W2, b1, b2 merge and update":
             lambda: KF._update_small(KF.chunks(batch), W2, b1, b2, gW2, gb1, gb2, gloss, lr, batch),
         "step_dense_serial (whole kernel)":
