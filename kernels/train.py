@@ -12,10 +12,9 @@ so one compilation serves every network.
 Inputs are compressed sparse rows (:mod:`kernels.sparse`): a data set is
 compressed once and a batch is a list of row numbers.  The first operation
 must be an Affine: its product ``x @ W`` loops over each sample's non-zero
-inputs only, and so does its weight gradient ``x.T @ dout`` (on MNIST about
-a fifth of the dense arithmetic).  With plain SGD and no weight decay its W
-is updated sample by sample in place (``W[d] -= lr * x[n, d] * dout[n]``),
-with no gradient buffer and no pass over the rows of W no sample touches.
+inputs only (:mod:`kernels.sparse_product`), and so does its weight gradient
+``x.T @ dout`` (on MNIST about a fifth of the dense arithmetic), which is
+summed into rows padded to 64 bytes and then copied into the gradient buffer.
 The other Affines are dense products by BLAS (``np.dot``: ``a = z @ W``,
 ``dz = dout @ W.T``, ``dW = z.T @ dout``) on one BLAS thread; the prange twin
 runs two of them at once (two parts of the rows forward, dW and dz backward),
@@ -72,7 +71,7 @@ from .graph import (
     AFFINE, AOFF, BATCHNORM, DROPOUT, IN, KIND, MOMENTUM, OUT, POFF, RATIO, RELU, SIGMOID, SOFF, SOFTMAX_LOSS,
 )
 from .losses import DELTA
-from .optimizers import LR, SGD, apply_range
+from .optimizers import apply_range
 from .sparse import lower_bound
 from .sparse_product import padded_rows, scatter_row, sparse_row
 from .softmax import softmax
@@ -545,45 +544,13 @@ def batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t):
 
 
 @kernel
-def scatter_rows(q0, q1, indices, values, scale, g, M, r0):
-    """M[d - r0] += (scale * x[d]) * g for the non-zeros x[d] of one sample at q0..q1-1 of
-    the CSR (M: (rows, H), g: (H,)).  Four rows at a time, so that each g[h] is read once
-    per four rows (784x100 float32 on MNIST: 0.76x the time of one row at a time; eight at
-    a time was slower).  Each element of M gets the same operations as one row at a time,
-    in the same order: the same bits."""
-    H = g.size
-    q = q0
-    while q + 4 <= q1:
-        c0 = scale * values[q]
-        c1 = scale * values[q + 1]
-        c2 = scale * values[q + 2]
-        c3 = scale * values[q + 3]
-        m0 = M[indices[q] - r0]
-        m1 = M[indices[q + 1] - r0]
-        m2 = M[indices[q + 2] - r0]
-        m3 = M[indices[q + 3] - r0]
-        for h in range(H):
-            gh = g[h]
-            m0[h] += c0 * gh
-            m1[h] += c1 * gh
-            m2[h] += c2 * gh
-            m3[h] += c3 * gh
-        q += 4
-    while q < q1:
-        c0 = scale * values[q]
-        m0 = M[indices[q] - r0]
-        for h in range(H):
-            m0[h] += c0 * g[h]
-        q += 1
-
-
-@kernel
 def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
-                kind, hp, t, lam, acts, dacts, xtb, wdrow, direct):
+                kind, hp, t, lam, acts, dacts, xtb, wdrow):
     """Phase 4 for rows r0..r1-1 of operation k's [W; b]: the first Affine's gradient (the
-    others' dW come from :func:`dense_backward`), db, weight decay, update.  Writes each row's sum of W ** 2 before the update into wdrow[w0 + row - r0]
-    (w0: the item's first row there; only with weight decay).  xtb: not used; wt: the first Affine's gradient in padded rows (:func:`make_buffers`).  direct: update operation 0's W in
-    place (plain SGD, lam = 0), with no gradient buffer."""
+    others' dW come from :func:`dense_backward`), db, weight decay, update.  Writes each
+    row's sum of W ** 2 before the update into wdrow[w0 + row - r0] (w0: the item's first
+    row there; only with weight decay).  wt: the first Affine's gradient in padded rows
+    (:func:`make_buffers`); xtb: not used."""
     n_in = ops[k, IN]
     n_out = ops[k, OUT]
     p = ops[k, POFF]
@@ -605,40 +572,28 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
     if nr > 0:
         if k == 0:
             # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
-            # sample by sample in batch order
+            # sample by sample in batch order, into rows padded to 64 bytes (a vector never
+            # straddles two cache lines: 784x100 float32, 100 MNIST samples, 120 -> 77 us),
+            # then copied into the gradient buffer.  Plain SGD goes this way too: updating W's
+            # unaligned rows in place, sample by sample, took longer (784-50-10 step: 216 us
+            # against 152 us)
             whole = r0 == 0 and rw == n_in
-            if direct:
-                # plain SGD: W[d] -= lr * x[n, d] * dout[n] in place, no gradient buffer
-                scale = -theta.dtype.type(hp[LR])
-                i0 = p + n_in * n_out     # only b is left for the optimizer
-                for j in range(N):
-                    r = rows[j]
-                    q0 = indptr[r]
-                    q1 = indptr[r + 1]
-                    if not whole:
-                        q0 = lower_bound(indices, q0, q1, r0)
-                        q1 = lower_bound(indices, q0, q1, rw)
-                    scatter_rows(q0, q1, indices, values, scale, dout[j], W, r0)
-            else:
-                # dW[d] += x[n, d] * dout[n], sample by sample, into rows padded to 64 bytes (a
-                # vector never straddles two cache lines: 784x100 float32, 100 MNIST samples,
-                # 120 -> 77 us), then copied into the gradient buffer
-                L = 64 // theta.itemsize
-                Hp = (n_out + L - 1) // L * L
-                Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
-                Gp.ravel()[:] = zero
-                for j in range(N):
-                    r = rows[j]
-                    q0 = indptr[r]
-                    q1 = indptr[r + 1]
-                    if not whole:
-                        q0 = lower_bound(indices, q0, q1, r0)
-                        q1 = lower_bound(indices, q0, q1, rw)
-                    scatter_row(q0, q1, indices, values, dout[j], Gp, r0)
-                for i in range(nr):
-                    for h in range(n_out):
-                        G[i, h] = Gp[i, h]
-        if lam != 0.0 and not (k == 0 and direct):
+            L = 64 // theta.itemsize
+            Hp = (n_out + L - 1) // L * L
+            Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
+            Gp.ravel()[:] = zero
+            for j in range(N):
+                r = rows[j]
+                q0 = indptr[r]
+                q1 = indptr[r + 1]
+                if not whole:
+                    q0 = lower_bound(indices, q0, q1, r0)
+                    q1 = lower_bound(indices, q0, q1, rw)
+                scatter_row(q0, q1, indices, values, dout[j], Gp, r0)
+            for i in range(nr):
+                for h in range(n_out):
+                    G[i, h] = Gp[i, h]
+        if lam != 0.0:
             lam_t = theta.dtype.type(lam)
             gf = G.ravel()
             wf = W.ravel()
@@ -672,7 +627,6 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
     optimizer (kernels.optimizers); lam: weight decay; the rest from
     :func:`make_buffers` (xtb and wt are not used).
     """
-    direct = kind == SGD and lam == 0.0
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
@@ -689,8 +643,7 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
         dense_backward(ops, N, theta, grad, state, mask, acts, dacts)
         for i in range(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
-                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
-                        direct)
+                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow)
         batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
@@ -705,7 +658,6 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
     thread, as fastnn.fused sets it), then the groups of items of :func:`work_items` in
     parallel.  Same bits as the serial twin on any number of numba threads (see
     :func:`train_steps`)."""
-    direct = kind == SGD and lam == 0.0
     for s in range(nsteps):
         j0 = start + s * batch
         rows = order[j0:min(j0 + batch, order.size)]
@@ -725,8 +677,8 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
                 if items[i, 4] != g:
                     continue
                 params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
-                            values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
-                            direct)
+                            values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb,
+                            wdrow)
         batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
