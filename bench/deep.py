@@ -393,9 +393,10 @@ class Worker:
         self.proc.stdout.close()
 
 
-#: Seconds between two windows in a run of worker processes, so that the workers of the case
-#: timed last (OpenBLAS and OpenMP threads keep spinning a little after a call) are asleep
-#: before the next one is timed.
+#: Seconds between two windows in a run of worker processes, so that the threads of the case
+#: timed last are asleep before the next one is timed: after a window of lean NumPy at two
+#: threads its worker went on using 0.06-0.10 s of CPU in the first 0.1 s (OpenBLAS's second
+#: thread spinning), then none; PyTorch's and fastnn's workers used 0.00-0.01 s.
 SETTLE = 0.2
 
 
