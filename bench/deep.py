@@ -20,8 +20,7 @@ and warmed up once; then every round asks each worker in turn to time one window
 (``--settle``) so that the threads of the case timed last have gone to sleep.  In a worker the
 case's own thread pool has ``--threads`` threads and the other libraries' pools 1
 (bench.cases.threads).  In one process (``--in-process``, the former way) the pools a case
-started stay alive next to the next case, and their spinning workers took its cores: fastnn
-``Fused`` timed there ran at about 0.7x of its speed alone in a process.
+started stay alive next to the next case, and their spinning threads can take its cores.
 
 ``--threads best`` times every case at 1 and at 2 threads (two workers each) and reports each
 at its faster count.  ``--load`` keeps one core busy with a spinning process for the whole run
