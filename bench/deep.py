@@ -16,8 +16,8 @@ Three tables, each timed in rounds (every case once per round, in turn; medians)
 
 Each case runs in a Python process of its own (:class:`Worker`, started by subprocess), built
 and warmed up once; then every round asks each worker in turn to time one window of
-``--seconds`` while the others wait on a pipe, with a short pause before each window
-(``--settle``) so that the threads of the case timed last have gone to sleep.  In a worker the
+``--seconds`` while the others wait on a pipe, after a short lead of untimed calls
+(``--lead``) in which the threads of the case timed last stop.  In a worker the
 case's own thread pool has ``--threads`` threads and the other libraries' pools 1
 (bench.cases.threads).  In one process (``--in-process``, the former way) the pools a case
 started stay alive next to the next case, and their spinning threads can take its cores.
@@ -277,8 +277,12 @@ def tables():
     return {"deep": deep, "optimizers": opts, "kernels": kern}
 
 
-def window(step, seconds):
-    """Samples/s of ``step`` called over and over, whole calls, until ``seconds`` have passed."""
+def window(step, seconds, lead=0.0):
+    """Samples/s of ``step`` called over and over, whole calls, until ``seconds`` have passed,
+    after ``lead`` seconds of calls that are not timed."""
+    t_end = time.perf_counter() + lead
+    while time.perf_counter() < t_end:
+        step()
     n, t0 = 0, time.perf_counter()
     while True:
         step()
@@ -288,19 +292,17 @@ def window(step, seconds):
             return BATCH * step.steps * n / dt
 
 
-def _rounds(timers, rounds, seconds, settle):
-    """{key: [samples/s, one per round]}: each round calls every ``timers[key](seconds)`` in turn,
-    after ``settle`` seconds in which nothing is timed."""
+def _rounds(timers, rounds, seconds, lead):
+    """{key: [samples/s, one per round]}: each round calls every ``timers[key](seconds, lead)``
+    in turn."""
     res = {key: [] for key in timers}
     for _ in range(rounds):
         for key, timer in timers.items():
-            if settle:
-                time.sleep(settle)
-            res[key].append(timer(seconds))
+            res[key].append(timer(seconds, lead))
     return res
 
 
-def run_in_process(cases_, counts, rounds, seconds, settle=0.0):
+def run_in_process(cases_, counts, rounds, seconds, lead=0.0):
     """{(label, threads): [samples/s per round]} for every (label, pool, factory) at every thread
     count in ``counts``, all built and timed in this process: while one runs, its own pool has
     ``threads`` threads and the other libraries' pools 1 (bench.cases.threads); their workers
@@ -313,11 +315,11 @@ def run_in_process(cases_, counts, rounds, seconds, settle=0.0):
                 for _ in range(2):
                     step()
 
-            def timer(seconds, step=step, n=n, pool=pool):
+            def timer(seconds, lead, step=step, n=n, pool=pool):
                 with cases.threads(n, pool):
-                    return window(step, seconds)
+                    return window(step, seconds, lead)
             timers[(label, n)] = timer
-    return _rounds(timers, rounds, seconds, settle)
+    return _rounds(timers, rounds, seconds, lead)
 
 
 def measure(cases_, threads, rounds, seconds):
@@ -332,8 +334,8 @@ WORKER = "import sys; from bench.deep import serve; sys.exit(serve(sys.argv[1]))
 
 def serve(spec):
     """A worker process's loop.  spec: JSON of a Case's fields and "threads".  Builds the step and
-    warms it up (two calls), answers {"steps"} on stdout, then for every line {"seconds": s} read
-    from stdin times one window and answers {"samples_per_s"}; stops at the end of stdin.  While
+    warms it up (two calls), answers {"steps"} on stdout, then for every line {"seconds": s,
+    "lead": l} read from stdin times one window and answers {"samples_per_s"}; stops at the end of stdin.  While
     waiting it blocks in the read.  Pools as bench.cases.threads(threads, pool) sets them, around
     the build and around each window, as in one process.  A PyTorch case imports torch first:
     with numba's OpenMP pool started before torch was imported (numba.set_num_threads in
@@ -359,9 +361,9 @@ def serve(spec):
             step()
     answer(steps=step.steps)
     while line := sys.stdin.readline():
-        seconds = json.loads(line)["seconds"]
+        msg = json.loads(line)
         with cases.threads(n, case.pool):
-            answer(samples_per_s=window(step, seconds))
+            answer(samples_per_s=window(step, msg["seconds"], msg["lead"]))
     return 0
 
 
@@ -398,18 +400,21 @@ class Worker:
         self.proc.stdout.close()
 
 
-#: Seconds between two windows in a run of worker processes, so that the threads of the case
-#: timed last are asleep before the next one is timed: after a window of lean NumPy at two
-#: threads its worker went on using 0.06-0.10 s of CPU in the first 0.1 s (OpenBLAS's second
-#: thread spinning), then none; PyTorch's and fastnn's workers used 0.00-0.01 s.
-SETTLE = 0.2
+#: Seconds of untimed calls at the start of each window in a worker process, so that the
+#: threads of the case timed last have stopped before the timing starts: after a window of
+#: lean NumPy at two threads its worker went on using 0.06-0.10 s of CPU in the first 0.1 s
+#: (OpenBLAS's second thread spinning), then none; PyTorch's and fastnn's workers 0.00-0.01 s.
+#: (A pause of 0.2 s before each window instead slowed fastnn Fused at two threads, timed
+#: alone, to 153,527-223,492 samples/s against 193,273-261,191 without it.)
+LEAD = 0.15
 
 
-def run_isolated(cases_, counts, rounds, seconds, settle=SETTLE):
+def run_isolated(cases_, counts, rounds, seconds, lead=LEAD):
     """{(label, threads): [samples/s per round]} for every Case at every thread count in
     ``counts``, each in a Worker of its own, built and warmed up once (all at the same time);
-    then each round asks every worker in turn to time one window while the others wait on their
-    pipes.  This process only sends and reads messages."""
+    then each round asks every worker in turn to time one window (after ``lead`` seconds of
+    untimed calls) while the others wait on their pipes.  This process only sends and reads
+    messages."""
     workers = {}
     try:
         for c in cases_:
@@ -417,8 +422,9 @@ def run_isolated(cases_, counts, rounds, seconds, settle=SETTLE):
                 workers[(c.label, n)] = Worker(c, n)
         for w in workers.values():
             w.ask()
-        timers = {key: (lambda s, w=w: w.ask(seconds=s)["samples_per_s"]) for key, w in workers.items()}
-        return _rounds(timers, rounds, seconds, settle)
+        timers = {key: (lambda s, lead, w=w: w.ask(seconds=s, lead=lead)["samples_per_s"])
+                  for key, w in workers.items()}
+        return _rounds(timers, rounds, seconds, lead)
     finally:
         for w in workers.values():
             w.close()
@@ -478,9 +484,9 @@ def main(argv=None):
                    help="every case in this one process, as before (idle pools of other cases stay)")
     p.add_argument("--load", action="store_true",
                    help="keep one core busy with a spinning process for the whole run")
-    p.add_argument("--settle", type=float, default=None,
-                   help=f"seconds of nothing before each window (default {SETTLE} in worker processes, "
-                        "0 with --in-process)")
+    p.add_argument("--lead", type=float, default=None,
+                   help=f"seconds of untimed calls at the start of each window (default {LEAD} in worker "
+                        "processes, 0 with --in-process)")
     args = p.parse_args(argv)
     all_tables = tables()
     only = [n for n in args.only.split(",") if n]
@@ -489,7 +495,7 @@ def main(argv=None):
             p.error(f"--only: expected names from {','.join(all_tables)}, got {n!r}")
     if args.rounds < 1 or args.seconds <= 0:
         p.error(f"--rounds and --seconds: expected >= 1 and > 0, got {args.rounds} and {args.seconds}")
-    settle = args.settle if args.settle is not None else (0.0 if args.in_process else SETTLE)
+    lead = args.lead if args.lead is not None else (0.0 if args.in_process else LEAD)
     counts = args.threads
     show = len(counts) > 1
     print(f"threads {'best of ' + ' and '.join(map(str, counts)) if show else counts[0]}, {args.rounds} rounds "
@@ -500,7 +506,7 @@ def main(argv=None):
     else:
         print(f"isolation: every case in a worker process of its own (built and warmed up once; waiting on a "
               f"pipe while another is timed; its own pool at the count shown, the others at 1), "
-              f"{settle} s pause before each window")
+              f"{lead} s of untimed calls at the start of each window")
     if args.load:
         print("load: one core kept busy by a process running `while True: pass`")
     spinner = start_load() if args.load else None
@@ -511,9 +517,9 @@ def main(argv=None):
             cs = all_tables[name]
             if args.in_process:
                 runs = run_in_process([(c.label, c.pool, c.build) for c in cs], counts, args.rounds,
-                                      args.seconds, settle)
+                                      args.seconds, lead)
             else:
-                runs = run_isolated(cs, counts, args.rounds, args.seconds, settle)
+                runs = run_isolated(cs, counts, args.rounds, args.seconds, lead)
             print("\n" + table(name, best(runs), show), flush=True)
     finally:
         if spinner is not None:

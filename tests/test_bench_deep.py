@@ -21,7 +21,7 @@ def tiny(deep):
 
 def test_worker_processes_time_every_case_at_every_count(deep):
     case = tiny(deep)[0]
-    runs = deep.run_isolated([case], (1, 2), rounds=2, seconds=0.02, settle=0)
+    runs = deep.run_isolated([case], (1, 2), rounds=2, seconds=0.02, lead=0)
     assert set(runs) == {("tiny NumPy", 1), ("tiny NumPy", 2)}
     assert all(len(v) == 2 and min(v) > 0 for v in runs.values())
     (n, med, lo, hi), = deep.best(runs).values()         # the faster count's median and spread
@@ -37,7 +37,7 @@ def test_a_worker_that_fails_names_its_case(deep):
 @pytest.mark.parametrize("mode, threads", [([], "1"), (["--in-process"], "best")])
 def test_main_prints_the_table_and_how_cases_were_isolated(deep, monkeypatch, capsys, mode, threads):
     monkeypatch.setattr(deep, "tables", lambda: {"deep": tiny(deep)})
-    argv = ["--only", "deep", "--rounds", "1", "--seconds", "0.02", "--settle", "0", "--threads", threads]
+    argv = ["--only", "deep", "--rounds", "1", "--seconds", "0.02", "--lead", "0", "--threads", threads]
     assert deep.main(argv + mode) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"threads {'best of 1 and 2' if threads == 'best' else 1}, 1 rounds of 0.02 s per case")
