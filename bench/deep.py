@@ -1,6 +1,7 @@
 """Deeper networks and every optimizer on the fused path, side by side with NumPy and PyTorch.
 
-    python -m bench.deep [--threads 2] [--rounds 9] [--only deep,optimizers,kernels]
+    python -m bench.deep [--threads 2|best] [--rounds 9] [--seconds 0.5] [--only deep,optimizers,kernels]
+                         [--load] [--in-process]
 
 Three tables, each timed in rounds (every case once per round, in turn; medians):
 
@@ -13,16 +14,31 @@ Three tables, each timed in rounds (every case once per round, in turn; medians)
 - **kernels**: 784-50-10 ReLU SGD float32 batch 100: the two-layer kernels of
   ``kernels.fused`` against the kernels of ``kernels.train`` that run any network.
 
-Each implementation computes with its own thread pool at ``--threads`` and the others at 1
-(bench.cases.threads).
+Each case runs in a Python process of its own (:class:`Worker`, started by subprocess), built
+and warmed up once; then every round asks each worker in turn to time one window of
+``--seconds`` while the others wait on a pipe, after a short lead of untimed calls
+(``--lead``) in which the threads of the case timed last stop.  In a worker the
+case's own thread pool has ``--threads`` threads and the other libraries' pools 1
+(bench.cases.threads).  In one process (``--in-process``, the former way) the pools a case
+started stay alive next to the next case, and their spinning threads can take its cores.
+
+``--threads best`` times every case at 1 and at 2 threads (two workers each) and reports each
+at its faster count.  ``--load`` keeps one core busy with a spinning process for the whole run
+(bench.user_loop.start_load).  Each table gives the median of the rounds and their spread
+(min-max).
 """
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import cases
+from .user_loop import start_load, stop_load
 
 DEEP = (784, 100, 100, 100, 100, 10)
 SMALL = (784, 50, 10)
@@ -233,67 +249,283 @@ def make_kernel(which, sizes=SMALL, dtype="float32", batch=BATCH):
 
 
 # -- the runner ----------------------------------------------------------------------------
-def tables(threads):
-    """{table: [(label, pool, factory)]}; pool as in bench.cases.threads."""
-    deep = [("NumPy (lean)", "numpy", make_numpy)]
+@dataclass(frozen=True)
+class Case:
+    """One row of a table: the step ``make(**kwargs)`` returns (``make`` a function of this
+    module, named, so that a worker process builds the same step), computing with the thread
+    pool ``pool`` ("numpy", "torch" or "fused", as in bench.cases.threads)."""
+    label: str
+    pool: str
+    make: str
+    kwargs: dict = field(default_factory=dict)
+
+    def build(self):
+        return getattr(sys.modules[__name__], self.make)(**self.kwargs)
+
+
+def tables():
+    """{table: [Case]}."""
+    deep = [Case("NumPy (lean)", "numpy", "make_numpy")]
     if cases.has_torch():
-        deep.append(("PyTorch eager", "torch", make_torch))
-    deep.append(("fastnn Fused", "fused", make_fused))
-    opts = [(f"Fused {n}" if n != "sgd" else "FusedSGD", "fused",
-             (lambda n=n: make_fused(SMALL, name=n, settings=OPTIMIZERS[n], sgd_class=n == "sgd")))
+        deep.append(Case("PyTorch eager", "torch", "make_torch"))
+    deep.append(Case("fastnn Fused", "fused", "make_fused"))
+    opts = [Case(f"Fused {n}" if n != "sgd" else "FusedSGD", "fused", "make_fused",
+                 dict(sizes=SMALL, name=n, settings=OPTIMIZERS[n], sgd_class=n == "sgd"))
             for n in OPTIMIZERS]
-    kern = [("kernels.fused (two-layer)", "fused", lambda: make_kernel("two-layer")),
-            ("kernels.train (any network)", "fused", lambda: make_kernel("any"))]
+    kern = [Case("kernels.fused (two-layer)", "fused", "make_kernel", dict(which="two-layer")),
+            Case("kernels.train (any network)", "fused", "make_kernel", dict(which="any"))]
     return {"deep": deep, "optimizers": opts, "kernels": kern}
 
 
-def measure(cases_, threads, rounds, seconds):
-    """Median samples/s per case: ``rounds`` rounds, each case timed for about ``seconds`` in turn."""
-    steps = {}
-    made = {}
-    for label, pool, factory in cases_:
-        with cases.threads(threads, pool):
-            made[label] = factory()
-            for _ in range(2):
-                made[label]()
-    res = {label: [] for label, _, _ in cases_}
+def window(step, seconds, lead=0.0):
+    """Samples/s of ``step`` called over and over, whole calls, until ``seconds`` have passed,
+    after ``lead`` seconds of calls that are not timed."""
+    t_end = time.perf_counter() + lead
+    while time.perf_counter() < t_end:
+        step()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        step()
+        n += 1
+        dt = time.perf_counter() - t0
+        if dt >= seconds:
+            return BATCH * step.steps * n / dt
+
+
+def _rounds(timers, rounds, seconds, lead):
+    """{key: [samples/s, one per round]}: each round calls every ``timers[key](seconds, lead)``
+    in turn."""
+    res = {key: [] for key in timers}
     for _ in range(rounds):
-        for label, pool, _ in cases_:
-            step = made[label]
-            steps[label] = step.steps
-            with cases.threads(threads, pool):
-                n, t0 = 0, time.perf_counter()
-                while True:
+        for key, timer in timers.items():
+            res[key].append(timer(seconds, lead))
+    return res
+
+
+def run_in_process(cases_, counts, rounds, seconds, lead=0.0):
+    """{(label, threads): [samples/s per round]} for every (label, pool, factory) at every thread
+    count in ``counts``, all built and timed in this process: while one runs, its own pool has
+    ``threads`` threads and the other libraries' pools 1 (bench.cases.threads); their workers
+    started by earlier cases stay alive."""
+    made, timers = {}, {}
+    for label, pool, factory in cases_:
+        for n in counts:
+            with cases.threads(n, pool):
+                step = made[(label, n)] = factory()
+                for _ in range(2):
                     step()
-                    n += 1
-                    dt = time.perf_counter() - t0
-                    if dt >= seconds:
-                        break
-            res[label].append(BATCH * step.steps * n / dt)
-    return {k: float(np.median(v)) for k, v in res.items()}
+
+            def timer(seconds, lead, step=step, n=n, pool=pool):
+                with cases.threads(n, pool):
+                    return window(step, seconds, lead)
+            timers[(label, n)] = timer
+    return _rounds(timers, rounds, seconds, lead)
+
+
+def measure(cases_, threads, rounds, seconds):
+    """Median samples/s per (label, pool, factory), all in this process (see run_in_process)."""
+    runs = run_in_process(cases_, (threads,), rounds, seconds)
+    return {label: float(np.median(v)) for (label, _), v in runs.items()}
+
+
+#: What a worker process runs (bench.deep.serve), in the source tree.
+WORKER = "import sys; from bench.deep import serve; sys.exit(serve(sys.argv[1]))"
+
+
+def serve(spec):
+    """A worker process's loop.  spec: JSON of a Case's fields and "threads".  Builds the step and
+    warms it up (two calls), answers {"steps"} on stdout, then for every line {"seconds": s,
+    "lead": l} read from stdin times one window and answers {"samples_per_s"}; stops at the end of stdin.  While
+    waiting it blocks in the read.  Pools as bench.cases.threads(threads, pool) sets them, around
+    the build and around each window, as in one process.  A PyTorch case imports torch first:
+    with numba's OpenMP pool started before torch was imported (numba.set_num_threads in
+    cases.threads starts it), PyTorch eager at two threads ran the deep table at 4,423-6,978
+    samples/s with no other load on the machine, against 40,610-74,348 with torch imported
+    first (numba's pool started after it or not at all)."""
+    spec = json.loads(spec)
+    n = spec.pop("threads")
+    case = Case(**spec)
+    answers = os.fdopen(os.dup(1), "w")
+    sys.stdout.flush()
+    os.dup2(2, 1)                   # anything else printed goes to stderr, not into the answers
+
+    def answer(**msg):
+        answers.write(json.dumps(msg) + "\n")
+        answers.flush()
+
+    if case.pool == "torch":
+        import torch  # noqa: F401  before numba's pool starts (see above)
+    with cases.threads(n, case.pool):
+        step = case.build()
+        for _ in range(2):
+            step()
+    answer(steps=step.steps)
+    while line := sys.stdin.readline():
+        msg = json.loads(line)
+        with cases.threads(n, case.pool):
+            answer(samples_per_s=window(step, msg["seconds"], msg["lead"]))
+    return 0
+
+
+class Worker:
+    """One Case at one thread count in a Python process of its own, started by subprocess (a new
+    program: none of this process's threads or pools carry over) with one JSON message a line
+    on its stdin and stdout."""
+
+    def __init__(self, case, threads):
+        self.name = f"{case.label} at {threads} thread{'s' * (threads > 1)}"
+        spec = json.dumps(dict(label=case.label, pool=case.pool, make=case.make, kwargs=case.kwargs,
+                               threads=threads))
+        self.proc = subprocess.Popen([sys.executable, "-c", WORKER, spec], cwd=cases.ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def ask(self, **msg):
+        """Send msg (none: only read) and return the answer."""
+        if msg:
+            self.proc.stdin.write(json.dumps(msg) + "\n")
+            self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.name}: its worker process ended with exit code {self.proc.wait()} "
+                               "(its error is printed above)")
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+#: Seconds of untimed calls at the start of each window in a worker process, so that the
+#: threads of the case timed last have stopped before the timing starts: after a window of
+#: lean NumPy at two threads its worker went on using 0.06-0.10 s of CPU in the first 0.1 s
+#: (OpenBLAS's second thread spinning), then none; PyTorch's and fastnn's workers 0.00-0.01 s.
+#: (A pause of 0.2 s before each window instead slowed fastnn Fused at two threads, timed
+#: alone, to 153,527-223,492 samples/s against 193,273-261,191 without it.)
+LEAD = 0.15
+
+
+def run_isolated(cases_, counts, rounds, seconds, lead=LEAD):
+    """{(label, threads): [samples/s per round]} for every Case at every thread count in
+    ``counts``, each in a Worker of its own, built and warmed up once (all at the same time);
+    then each round asks every worker in turn to time one window (after ``lead`` seconds of
+    untimed calls) while the others wait on their pipes.  This process only sends and reads
+    messages."""
+    workers = {}
+    try:
+        for c in cases_:
+            for n in counts:
+                workers[(c.label, n)] = Worker(c, n)
+        for w in workers.values():
+            w.ask()
+        timers = {key: (lambda s, lead, w=w: w.ask(seconds=s, lead=lead)["samples_per_s"])
+                  for key, w in workers.items()}
+        return _rounds(timers, rounds, seconds, lead)
+    finally:
+        for w in workers.values():
+            w.close()
+
+
+def best(runs):
+    """{label: (threads, median, min, max)} of samples/s, each case at the thread count of its
+    highest median."""
+    out = {}
+    for (label, n), v in runs.items():
+        med = float(np.median(v))
+        if label not in out or med > out[label][1]:
+            out[label] = (n, med, float(min(v)), float(max(v)))
+    return out
+
+
+def table(name, rows, show_threads=False):
+    """The Markdown table of ``best(runs)``: medians, ratios to the first case and to PyTorch
+    eager (if timed), the thread count if asked, the spread over rounds."""
+    base = next(iter(rows.values()))[1]
+    torch_ = rows["PyTorch eager"][1] if "PyTorch eager" in rows else None
+    cols = ["case", "samples/s", "vs first"] + ["vs PyTorch"] * bool(torch_) + ["threads"] * show_threads \
+        + ["rounds min-max"]
+    lines = [name, "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for label, (n, med, lo, hi) in rows.items():
+        row = [label, f"{med:,.0f}", f"{med / base:.2f}x"] + ([f"{med / torch_:.2f}x"] if torch_ else []) \
+            + ([str(n)] if show_threads else []) + [f"{lo:,.0f}-{hi:,.0f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+#: The thread counts of ``--threads best``.
+BEST = (1, 2)
+
+
+def _threads(text):
+    if text == "best":
+        return BEST
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a thread count >= 1 or 'best', got {text!r}")
+    return (n,)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=_threads, default=(2,), metavar="N|best",
+                   help="threads of each case's own pool (default 2); best: every case at 1 and at 2, "
+                        "reported at its faster count")
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--seconds", type=float, default=0.5, help="per case and round")
     p.add_argument("--only", default="deep,optimizers,kernels")
+    p.add_argument("--in-process", action="store_true",
+                   help="every case in this one process, as before (idle pools of other cases stay)")
+    p.add_argument("--load", action="store_true",
+                   help="keep one core busy with a spinning process for the whole run")
+    p.add_argument("--lead", type=float, default=None,
+                   help=f"seconds of untimed calls at the start of each window (default {LEAD} in worker "
+                        "processes, 0 with --in-process)")
     args = p.parse_args(argv)
-    import os
-    print(f"threads {args.threads}, {args.rounds} rounds of {args.seconds} s per case; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    for name, cs in tables(args.threads).items():
-        if name not in args.only.split(","):
-            continue
-        med = measure(cs, args.threads, args.rounds, args.seconds)
-        base = next(iter(med.values()))
-        torch_ = med.get("PyTorch eager")
-        print(f"\n{name}\n| case | samples/s | vs first |" + (" vs PyTorch |" if torch_ else "")
-              + "\n|---|---|---|" + ("---|" if torch_ else ""))
-        for label, v in med.items():
-            print(f"| {label} | {v:,.0f} | {v / base:.2f}x |" + (f" {v / torch_:.2f}x |" if torch_ else ""))
+    all_tables = tables()
+    only = [n for n in args.only.split(",") if n]
+    for n in only:
+        if n not in all_tables:
+            p.error(f"--only: expected names from {','.join(all_tables)}, got {n!r}")
+    if args.rounds < 1 or args.seconds <= 0:
+        p.error(f"--rounds and --seconds: expected >= 1 and > 0, got {args.rounds} and {args.seconds}")
+    lead = args.lead if args.lead is not None else (0.0 if args.in_process else LEAD)
+    counts = args.threads
+    show = len(counts) > 1
+    print(f"threads {'best of ' + ' and '.join(map(str, counts)) if show else counts[0]}, {args.rounds} rounds "
+          f"of {args.seconds} s per case; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if args.in_process:
+        print("isolation: none; every case in this one process, the pools of the libraries a case does not "
+              "use at 1 thread while it runs (bench.cases.threads)")
+    else:
+        print(f"isolation: every case in a worker process of its own (built and warmed up once; waiting on a "
+              f"pipe while another is timed; its own pool at the count shown, the others at 1), "
+              f"{lead} s of untimed calls at the start of each window")
+    if args.load:
+        print("load: one core kept busy by a process running `while True: pass`")
+    spinner = start_load() if args.load else None
+    try:
+        if spinner is not None:
+            time.sleep(0.5)
+        for name in only:
+            cs = all_tables[name]
+            if args.in_process:
+                runs = run_in_process([(c.label, c.pool, c.build) for c in cs], counts, args.rounds,
+                                      args.seconds, lead)
+            else:
+                runs = run_isolated(cs, counts, args.rounds, args.seconds, lead)
+            print("\n" + table(name, best(runs), show), flush=True)
+    finally:
+        if spinner is not None:
+            stop_load(spinner)
     print(f"\nload average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def add_arguments(p):
                         "in a fresh process, against the lean NumPy step (bench/user_loop.py)")
     p.add_argument("--under-load", action="store_true",
                    help="--user-loop quiet and with one core kept busy by a spinning process, "
-                        "and fastnn train with default threads and --threads 1 under both")
+                        "and fastnn train with default threads and --threads 1 under both; with "
+                        "--deep: its tables with one core kept busy")
 
 
 def _validate(args):

@@ -36,13 +36,16 @@ def test_deep_table_rows_agree_with_the_book_loop():
 
 
 def test_bench_deep_runs_bench_deep_with_threads_and_rounds(monkeypatch):
-    """`fastnn bench --deep` calls bench.deep.main on the largest of --threads, 9 rounds (3 quick)."""
+    """`fastnn bench --deep` calls bench.deep.main on the largest of --threads, 9 rounds (3 quick),
+    with --load under --under-load."""
     from fastnn.cli import build_parser
     _runner()
     deep = importlib.import_module("bench.deep")
     calls = []
     monkeypatch.setattr(deep, "main", lambda argv: calls.append(argv) or 0)
-    for argv in (["bench", "--deep", "--threads", "1,2"], ["bench", "--deep", "--threads", "1", "--quick"]):
+    for argv in (["bench", "--deep", "--threads", "1,2"], ["bench", "--deep", "--threads", "1", "--quick"],
+                 ["bench", "--deep", "--under-load"]):
         args = build_parser().parse_args(argv)
         assert args.func(args) == 0
-    assert calls == [["--threads", "2", "--rounds", "9"], ["--threads", "1", "--rounds", "3"]]
+    assert calls == [["--threads", "2", "--rounds", "9"], ["--threads", "1", "--rounds", "3"],
+                     ["--threads", "2", "--rounds", "9", "--load"]]

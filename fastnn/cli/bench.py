@@ -41,8 +41,10 @@ def register(sub):
                         "with backprop (bench/grad.py)")
     p.add_argument("--deep", action="store_true",
                    help="instead: 784-100x4-10 Adam against lean NumPy and PyTorch, every optimizer "
-                        "against SGD on 784-50-10, fused kernels (bench/deep.py) on the largest of "
-                        "--threads; 9 rounds (--quick: 3)")
+                        "against SGD on 784-50-10, fused kernels (bench/deep.py), each case in a "
+                        "process of its own, on the largest of --threads; 9 rounds (--quick: 3); "
+                        "with --under-load: one core kept busy by a spinning process meanwhile "
+                        "(python -m bench.deep --threads best: each case at 1 and 2 threads)")
     p.set_defaults(func=_dispatch)
 
 
@@ -58,7 +60,10 @@ def _deep(args):
     _runner()      # imports the source checkout's bench package
     threads = max(args.threads) if getattr(args, "threads", None) else 1
     rounds = 3 if getattr(args, "quick", False) else 9
-    return importlib.import_module("bench.deep").main(["--threads", str(threads), "--rounds", str(rounds)])
+    argv = ["--threads", str(threads), "--rounds", str(rounds)]
+    if getattr(args, "under_load", False):
+        argv.append("--load")
+    return importlib.import_module("bench.deep").main(argv)
 
 
 def _grad(args):
