@@ -59,7 +59,7 @@ def _params(ops, items, n_items, rows, N, indptr, indices, values, theta, grad, 
             dacts, xt, wdrow):
     for i in range(n_items):
         KT.params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices, values,
-                       theta, grad, wt, s1, s2, kind, hp, 1, 0.0, acts, dacts, xt, wdrow)
+                       theta, grad, wt, s1, s2, kind, hp, 1, 0.0, acts, dacts, xt, wdrow, False)
 
 
 def phases(sizes, dtype, batch=100):

@@ -14,7 +14,9 @@ compressed once and a batch is a list of row numbers.  The first operation
 must be an Affine: its product ``x @ W`` loops over each sample's non-zero
 inputs only (:mod:`kernels.sparse_product`), and so does its weight gradient
 ``x.T @ dout`` (on MNIST about a fifth of the dense arithmetic), which is
-summed into rows padded to 64 bytes and then copied into the gradient buffer.
+summed into rows padded to 64 bytes and then copied into the gradient buffer
+(plain SGD without weight decay on a small batch, :func:`in_place`, updates
+that W in place instead).
 The other Affines are dense products by BLAS (``np.dot``: ``a = z @ W``,
 ``dz = dout @ W.T``, ``dW = z.T @ dout``) on one BLAS thread; the prange twin
 runs two of them at once (two parts of the rows forward, dW and dz backward),
@@ -71,7 +73,7 @@ from .graph import (
     AFFINE, AOFF, BATCHNORM, DROPOUT, IN, KIND, MOMENTUM, OUT, POFF, RATIO, RELU, SIGMOID, SOFF, SOFTMAX_LOSS,
 )
 from .losses import DELTA
-from .optimizers import apply_range
+from .optimizers import LR, SGD, apply_range
 from .sparse import lower_bound
 from .sparse_product import padded_rows, scatter_row, sparse_row
 from .softmax import softmax
@@ -83,6 +85,9 @@ CHUNK_ROWS = 8
 #: any other Affine's (its gradient is scattered there from the batch's non-zeros as well):
 #: measured per parameter at 784-50-10 float32, batch 100, 1.9x (SGD) and 1.7x (Adam).
 FIRST_COST = 2
+#: Plain SGD updates the first Affine's W in place below this many non-zeros per row of W
+#: (:func:`in_place`; as kernels.fused.IN_PLACE_ROWS).
+IN_PLACE_ROWS = 4
 #: With more than one thread, batches from this size on may use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
 #: The forward of the dense operations (after the first Affine) works on this many parts of
@@ -544,13 +549,62 @@ def batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t):
 
 
 @kernel
+def in_place(kind, lam, rows, N, indptr, n_in):
+    """True: plain SGD without weight decay on a batch with fewer than IN_PLACE_ROWS
+    non-zeros per row of the first Affine's W (MNIST: about 150 a sample, 784 rows) updates
+    that W in place, sample by sample; the passes over every row of the padded gradient
+    would cost more than its aligned sums save.  A function of the batch alone, so the
+    serial and parallel kernels take the same way."""
+    if kind != SGD or lam != 0.0:
+        return False
+    nnz = 0
+    for j in range(N):
+        nnz += indptr[rows[j] + 1] - indptr[rows[j]]
+    return nnz < IN_PLACE_ROWS * n_in
+
+
+@kernel
+def scatter_rows(q0, q1, indices, values, scale, g, M, r0):
+    """M[d - r0] += (scale * x[d]) * g for the non-zeros x[d] of one sample at q0..q1-1 of
+    the CSR (M: (rows, H), g: (H,)).  Four rows at a time, so that each g[h] is read once
+    per four rows (784x100 float32 on MNIST: 0.76x the time of one row at a time; eight at
+    a time was slower).  Each element of M gets the same operations as one row at a time,
+    in the same order: the same bits."""
+    H = g.size
+    q = q0
+    while q + 4 <= q1:
+        c0 = scale * values[q]
+        c1 = scale * values[q + 1]
+        c2 = scale * values[q + 2]
+        c3 = scale * values[q + 3]
+        m0 = M[indices[q] - r0]
+        m1 = M[indices[q + 1] - r0]
+        m2 = M[indices[q + 2] - r0]
+        m3 = M[indices[q + 3] - r0]
+        for h in range(H):
+            gh = g[h]
+            m0[h] += c0 * gh
+            m1[h] += c1 * gh
+            m2[h] += c2 * gh
+            m3[h] += c3 * gh
+        q += 4
+    while q < q1:
+        c0 = scale * values[q]
+        m0 = M[indices[q] - r0]
+        for h in range(H):
+            m0[h] += c0 * g[h]
+        q += 1
+
+
+@kernel
 def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, grad, wt, s1, s2,
-                kind, hp, t, lam, acts, dacts, xtb, wdrow):
+                kind, hp, t, lam, acts, dacts, xtb, wdrow, direct):
     """Phase 4 for rows r0..r1-1 of operation k's [W; b]: the first Affine's gradient (the
     others' dW come from :func:`dense_backward`), db, weight decay, update.  Writes each
     row's sum of W ** 2 before the update into wdrow[w0 + row - r0] (w0: the item's first
     row there; only with weight decay).  wt: the first Affine's gradient in padded rows
-    (:func:`make_buffers`); xtb: not used."""
+    (:func:`make_buffers`); xtb: not used.  direct: update operation 0's W in place, sample
+    by sample, with no gradient buffer (:func:`in_place`)."""
     n_in = ops[k, IN]
     n_out = ops[k, OUT]
     p = ops[k, POFF]
@@ -571,29 +625,43 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
             wdrow[w0 + i] = sq
     if nr > 0:
         if k == 0:
-            # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
-            # sample by sample in batch order, into rows padded to 64 bytes (a vector never
-            # straddles two cache lines: 784x100 float32, 100 MNIST samples, 120 -> 77 us),
-            # then copied into the gradient buffer.  Plain SGD goes this way too: updating W's
-            # unaligned rows in place, sample by sample, took longer (784-50-10 step: 216 us
-            # against 152 us)
-            whole = r0 == 0 and rw == n_in
-            L = 64 // theta.itemsize
-            Hp = (n_out + L - 1) // L * L
-            Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
-            Gp.ravel()[:] = zero
-            for j in range(N):
-                r = rows[j]
-                q0 = indptr[r]
-                q1 = indptr[r + 1]
-                if not whole:
-                    q0 = lower_bound(indices, q0, q1, r0)
-                    q1 = lower_bound(indices, q0, q1, rw)
-                scatter_row(q0, q1, indices, values, dout[j], Gp, r0)
-            for i in range(nr):
-                for h in range(n_out):
-                    G[i, h] = Gp[i, h]
-        if lam != 0.0:
+            if direct:
+                # plain SGD, a small batch: W[d] -= lr * x[n, d] * dout[n] in place
+                whole = r0 == 0 and rw == n_in
+                scale = -theta.dtype.type(hp[LR])
+                i0 = p + n_in * n_out     # only b is left for the optimizer
+                for j in range(N):
+                    r = rows[j]
+                    q0 = indptr[r]
+                    q1 = indptr[r + 1]
+                    if not whole:
+                        q0 = lower_bound(indices, q0, q1, r0)
+                        q1 = lower_bound(indices, q0, q1, rw)
+                    scatter_rows(q0, q1, indices, values, scale, dout[j], W, r0)
+            else:
+                # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
+                # sample by sample in batch order, into rows padded to 64 bytes (a vector never
+                # straddles two cache lines: 784x100 float32, 100 MNIST samples, 120 -> 77 us),
+                # then copied into the gradient buffer.  Plain SGD goes this way too from
+                # in_place's batch size on: updating W's unaligned rows in place, sample by
+                # sample, took longer (784-50-10, batch 100: a step 216 us against 152 us)
+                whole = r0 == 0 and rw == n_in
+                L = 64 // theta.itemsize
+                Hp = (n_out + L - 1) // L * L
+                Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
+                Gp.ravel()[:] = zero
+                for j in range(N):
+                    r = rows[j]
+                    q0 = indptr[r]
+                    q1 = indptr[r + 1]
+                    if not whole:
+                        q0 = lower_bound(indices, q0, q1, r0)
+                        q1 = lower_bound(indices, q0, q1, rw)
+                    scatter_row(q0, q1, indices, values, dout[j], Gp, r0)
+                for i in range(nr):
+                    for h in range(n_out):
+                        G[i, h] = Gp[i, h]
+        if lam != 0.0 and not (k == 0 and direct):
             lam_t = theta.dtype.type(lam)
             gf = G.ravel()
             wf = W.ravel()
@@ -632,6 +700,7 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
         rows = order[j0:min(j0 + batch, order.size)]
         N = rows.size
         T = chunks(N)
+        direct = in_place(kind, lam, rows, N, indptr, ops[0, IN])
         for c in range(T):
             first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
                        theta, acts)
@@ -643,7 +712,8 @@ def train_steps_serial(ops, items, indptr, indices, values, labels, tdense, orde
         dense_backward(ops, N, theta, grad, state, mask, acts, dacts)
         for i in range(items.shape[0]):
             params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
-                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow)
+                        values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb, wdrow,
+                        direct)
         batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 
@@ -663,6 +733,7 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
         rows = order[j0:min(j0 + batch, order.size)]
         N = rows.size
         T = chunks(N)
+        direct = in_place(kind, lam, rows, N, indptr, ops[0, IN])
         for c in prange(T):
             first_rows(ops, rows, chunk_rows(c, T, N), chunk_rows(c + 1, T, N), N, indptr, indices, values,
                        theta, acts)
@@ -678,7 +749,7 @@ def train_steps_parallel(ops, items, indptr, indices, values, labels, tdense, or
                     continue
                 params_item(ops, items[i, 0], items[i, 1], items[i, 2], items[i, 3], rows, N, indptr, indices,
                             values, theta, grad, wt, s1, s2, kind, hp, t0 + s + 1, lam, acts, dacts, xtb,
-                            wdrow)
+                            wdrow, direct)
         batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t0 + s + 1)
         losses[s] = _loss(gloss, T, wdrow, lam, N)
 

@@ -193,3 +193,42 @@ def test_any_partition_into_groups_gives_the_same_bits(name):
     for theta, losses in out[1:]:
         np.testing.assert_array_equal(theta, out[0][0])
         np.testing.assert_array_equal(losses, out[0][1])
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_plain_sgd_in_place_and_through_the_padded_gradient(parallel):
+    """Plain SGD without weight decay updates the first Affine's W in place below
+    IN_PLACE_ROWS non-zeros per row of W and through the padded gradient from there on:
+    both ways one step of the book's SGD (float64, to 1e-12), for batches on either side of
+    the boundary, in the general and the two-layer kernels."""
+    import kernels.fused as KF
+    import kernels.optimizers as KO
+    sizes = (40, 12, 6)
+    rng = np.random.default_rng(9)
+    x = rng.random((64, sizes[0]))
+    x[x < 0.7] = 0.0
+    t = rng.integers(0, sizes[-1], 64).astype(np.intp)
+    csr = to_csr(x)
+    ops, _, P, width = KG.mlp(sizes, "relu")
+    order = np.arange(64, dtype=np.int64)
+    lr = 0.1
+    seen = set()
+    for N in (1, 3, 8, 20, 64):
+        direct = KT.in_place(KO.SGD, 0.0, order[:N], N, csr.indptr, sizes[0])
+        assert direct == (csr.indptr[N] < KT.IN_PLACE_ROWS * sizes[0])
+        assert direct == KF.in_place(csr.indptr[N], sizes[0])
+        seen.add(bool(direct))
+        theta0 = 0.3 * rng.standard_normal(P)
+        _, g = TR.loss_and_gradient(theta0, sizes, "relu", x[:N], t[:N])
+        want = theta0 - lr * g
+        theta = theta0.copy()
+        KT.train_steps(ops, csr, t, order, 0, 1, N, theta, KO.SGD, np.array([lr, 0.0, 0.0, 0.0]), 0,
+                       np.zeros(0), np.zeros(0), 0.0, KT.make_buffers(ops, width, P, N, np.float64), None,
+                       np.empty(1), parallel=parallel)
+        np.testing.assert_allclose(theta, want, rtol=1e-12, atol=1e-14)
+        (W1, b1), (W2, b2) = (tuple(a.copy() for a in wb) for wb in TR.unflatten(theta0, sizes))
+        KF.train_steps(csr, t, order, 0, 1, N, W1, b1, W2, b2, lr, KF.make_buffers(N, *sizes, np.float64),
+                       np.empty(1), activation="relu", parallel=parallel)
+        np.testing.assert_allclose(np.concatenate([W1.ravel(), b1, W2.ravel(), b2]), want, rtol=1e-12,
+                                   atol=1e-14)
+    assert seen == {True, False}
