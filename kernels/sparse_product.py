@@ -48,6 +48,68 @@ def _splat(builder, value, n):
     return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(i32, n), [0] * n))
 
 
+def _check_types(fname, contiguous, values, indices):
+    """Typing-time checks shared by the intrinsics: the named arrays C-contiguous and of
+    values' float dtype, indices of an integer type."""
+    for name, arr in contiguous:
+        if not isinstance(arr, types.Array) or arr.layout != "C":
+            raise TypingError(f"{fname}: {name} must be a C-contiguous array, got {arr}")
+    if not (isinstance(values.dtype, types.Float) and all(a.dtype == values.dtype for _, a in contiguous)):
+        names = ", ".join(["values"] + [n for n, _ in contiguous])
+        raise TypingError(f"{fname}: {names} need one float dtype, got "
+                          f"{', '.join(str(a.dtype) for a in [values] + [a for _, a in contiguous])}")
+    if not isinstance(indices.dtype, types.Integer):
+        raise TypingError(f"{fname}: indices must be integers, got {indices.dtype}")
+
+
+class _Vectors:
+    """What both intrinsics emit with: 64-byte vectors of one float dtype (L lanes), their
+    pointer type, masks, the masked load and store and the fused multiply-add intrinsics,
+    int64 constants and element pointers cast to vector pointers."""
+
+    def __init__(self, context, builder, dtype):
+        self.builder = builder
+        self.size = dtype.bitwidth // 8
+        self.L = L = VECTOR_BYTES // self.size
+        self.vec = ir.VectorType(context.get_value_type(dtype), L)
+        self.vptr = self.vec.as_pointer()
+        self.i64, i32 = ir.IntType(64), ir.IntType(32)
+        mask = ir.VectorType(ir.IntType(1), L)
+        name = f"v{L}f{self.size * 8}"
+        module = builder.module
+        self.mload = cgutils.get_or_insert_function(
+            module, ir.FunctionType(self.vec, [self.vptr, i32, mask, self.vec]), f"llvm.masked.load.{name}.p0")
+        self.mstore = cgutils.get_or_insert_function(
+            module, ir.FunctionType(ir.VoidType(), [self.vec, self.vptr, i32, mask]), f"llvm.masked.store.{name}.p0")
+        self.fma = cgutils.get_or_insert_function(
+            module, ir.FunctionType(self.vec, [self.vec] * 3), f"llvm.fma.{name}")
+        self.align = ir.Constant(i32, self.size)
+        self.zero = ir.Constant(self.vec, [0.0] * L)
+        self.iota = ir.Constant(ir.VectorType(self.i64, L), list(range(L)))
+
+    def const(self, v):
+        return ir.Constant(self.i64, v)
+
+    def ptr(self, data, offset):
+        """data + offset elements, as a vector pointer."""
+        return self.builder.bitcast(self.builder.gep(data, [offset]), self.vptr)
+
+    def lanes_below(self, n):
+        """Mask of the lanes i < n (n: int64)."""
+        return self.builder.icmp_signed("<", self.iota, _splat(self.builder, n, self.L))
+
+    def row_stride(self, arr):
+        """An (R, H) array's row stride in elements."""
+        return self.builder.sdiv(cgutils.unpack_tuple(self.builder, arr.strides, 2)[0], self.const(self.size))
+
+    def index(self, data, at, signed):
+        """data[at] as int64."""
+        d = self.builder.load(self.builder.gep(data, [at]))
+        if d.type.width < 64:
+            d = self.builder.sext(d, self.i64) if signed else self.builder.zext(d, self.i64)
+        return d
+
+
 @intrinsic
 def sparse_rows_block(typingctx, p0, p1, indices, values, W, c, n, out):
     """``out[c:c + n] += sum(values[p] * W[indices[p], c:c + n] for p in range(p0, p1))``.
@@ -57,14 +119,7 @@ def sparse_rows_block(typingctx, p0, p1, indices, values, W, c, n, out):
     checked.  Each of the ceil(n / L) vectors of columns is one register summed by a
     fused multiply-add per non-zero, in order; the last one loads and stores only its
     lanes below n.  A switch on the number of vectors picks a loop compiled for it."""
-    for name, arr in (("W", W), ("out", out)):
-        if not isinstance(arr, types.Array) or arr.layout != "C":
-            raise TypingError(f"sparse_rows_block: {name} must be a C-contiguous array, got {arr}")
-    if not (values.dtype == W.dtype == out.dtype and isinstance(W.dtype, types.Float)):
-        raise TypingError(f"sparse_rows_block: values, W and out need one float dtype, got "
-                          f"{values.dtype}, {W.dtype}, {out.dtype}")
-    if not isinstance(indices.dtype, types.Integer):
-        raise TypingError(f"sparse_rows_block: indices must be integers, got {indices.dtype}")
+    _check_types("sparse_rows_block", (("W", W), ("out", out)), values, indices)
     sig = types.void(types.int64, types.int64, indices, values, W, types.int64, types.int64, out)
 
     def codegen(context, builder, signature, args):
@@ -74,34 +129,12 @@ def sparse_rows_block(typingctx, p0, p1, indices, values, W, c, n, out):
         varr = context.make_array(vty)(context, builder, va)
         warr = context.make_array(wty)(context, builder, wa)
         oarr = context.make_array(oty)(context, builder, oa)
-        fty = context.get_value_type(vty.dtype)
-        size = vty.dtype.bitwidth // 8
-        L = VECTOR_BYTES // size
-        vec = ir.VectorType(fty, L)
-        vptr = vec.as_pointer()
-        i64, i32 = ir.IntType(64), ir.IntType(32)
-        mty = ir.VectorType(ir.IntType(1), L)
-        module = builder.module
-        name = f"v{L}f{size * 8}"
-        mload = cgutils.get_or_insert_function(module, ir.FunctionType(vec, [vptr, i32, mty, vec]),
-                                               f"llvm.masked.load.{name}.p0")
-        mstore = cgutils.get_or_insert_function(module, ir.FunctionType(ir.VoidType(), [vec, vptr, i32, mty]),
-                                                f"llvm.masked.store.{name}.p0")
-        fma = cgutils.get_or_insert_function(module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.{name}")
-        align = ir.Constant(i32, size)
-        zero = ir.Constant(vec, [0.0] * L)
-
-        def const(v):
-            return ir.Constant(i64, v)
-
+        V = _Vectors(context, builder, vty.dtype)
+        L, size, const, ptr, zero = V.L, V.size, V.const, V.ptr, V.zero
         # row stride of W in elements; vectors; lanes of the last vector
-        stride = builder.sdiv(cgutils.unpack_tuple(builder, warr.strides, 2)[0], const(size))
+        stride = V.row_stride(warr)
         nvec = builder.sdiv(builder.add(nv, const(L - 1)), const(L))
-        rem = builder.sub(nv, builder.mul(builder.sub(nvec, const(1)), const(L)))
-        mask = builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, L), list(range(L))), _splat(builder, rem, L))
-
-        def ptr(data, offset):
-            return builder.bitcast(builder.gep(data, [offset]), vptr)
+        mask = V.lanes_below(builder.sub(nv, builder.mul(builder.sub(nvec, const(1)), const(L))))
 
         fn = builder.function
         done = fn.append_basic_block("spb.done")
@@ -118,23 +151,21 @@ def sparse_rows_block(typingctx, p0, p1, indices, values, W, c, n, out):
             builder.branch(loop)
 
             builder.position_at_end(loop)
-            p = builder.phi(i64)
+            p = builder.phi(V.i64)
             p.add_incoming(p0v, enter)
             acc = []
             for _ in range(k):
-                a = builder.phi(vec)
+                a = builder.phi(V.vec)
                 a.add_incoming(zero, enter)
                 acc.append(a)
-            d = builder.load(builder.gep(iarr.data, [p]))
-            if d.type.width < 64:
-                d = builder.sext(d, i64) if ity.dtype.signed else builder.zext(d, i64)
+            d = V.index(iarr.data, p, ity.dtype.signed)
             x = _splat(builder, builder.load(builder.gep(varr.data, [p])), L)
             row = builder.add(builder.mul(d, stride), cv)
             summed = []
             for i in range(k):
                 at = ptr(warr.data, builder.add(row, const(i * L)))
-                w = builder.load(at, align=size) if i < k - 1 else builder.call(mload, [at, align, mask, zero])
-                summed.append(builder.call(fma, [x, w, acc[i]]))
+                w = builder.load(at, align=size) if i < k - 1 else builder.call(V.mload, [at, V.align, mask, zero])
+                summed.append(builder.call(V.fma, [x, w, acc[i]]))
             nxt = builder.add(p, const(1))
             p.add_incoming(nxt, loop)
             for a, s in zip(acc, summed):
@@ -147,8 +178,8 @@ def sparse_rows_block(typingctx, p0, p1, indices, values, W, c, n, out):
                 if i < k - 1:
                     builder.store(builder.fadd(builder.load(at, align=size), summed[i]), at, align=size)
                 else:
-                    old = builder.call(mload, [at, align, mask, zero])
-                    builder.call(mstore, [builder.fadd(old, summed[i]), at, align, mask])
+                    old = builder.call(V.mload, [at, V.align, mask, zero])
+                    builder.call(V.mstore, [builder.fadd(old, summed[i]), at, V.align, mask])
             builder.branch(done)
         builder.position_at_end(done)
         return context.get_dummy_value()
@@ -184,14 +215,7 @@ def scatter_rows_block(typingctx, q0, q1, indices, values, g, M, r0, c, n):
     M: (R, Hp) C-contiguous.  The ceil(n / L) vectors of g stay in registers; each row of
     M gets whole vectors loaded, added to (one FMA) and stored, so rows that start on a
     64-byte boundary never split a vector across cache lines.  Nothing is checked."""
-    for name, arr in (("g", g), ("M", M)):
-        if not isinstance(arr, types.Array) or arr.layout != "C":
-            raise TypingError(f"scatter_rows_block: {name} must be a C-contiguous array, got {arr}")
-    if not (values.dtype == g.dtype == M.dtype and isinstance(M.dtype, types.Float)):
-        raise TypingError(f"scatter_rows_block: values, g and M need one float dtype, got "
-                          f"{values.dtype}, {g.dtype}, {M.dtype}")
-    if not isinstance(indices.dtype, types.Integer):
-        raise TypingError(f"scatter_rows_block: indices must be integers, got {indices.dtype}")
+    _check_types("scatter_rows_block", (("g", g), ("M", M)), values, indices)
     sig = types.void(types.int64, types.int64, indices, values, g, M, types.int64, types.int64, types.int64)
 
     def codegen(context, builder, signature, args):
@@ -201,29 +225,9 @@ def scatter_rows_block(typingctx, q0, q1, indices, values, g, M, r0, c, n):
         varr = context.make_array(vty)(context, builder, va)
         garr = context.make_array(gty)(context, builder, ga)
         marr = context.make_array(mty)(context, builder, ma)
-        fty = context.get_value_type(vty.dtype)
-        size = vty.dtype.bitwidth // 8
-        L = VECTOR_BYTES // size
-        vec = ir.VectorType(fty, L)
-        vptr = vec.as_pointer()
-        i64, i32 = ir.IntType(64), ir.IntType(32)
-        lanes = ir.VectorType(i64, L)
-        mty_ = ir.VectorType(ir.IntType(1), L)
-        module = builder.module
-        name = f"v{L}f{size * 8}"
-        mload = cgutils.get_or_insert_function(module, ir.FunctionType(vec, [vptr, i32, mty_, vec]),
-                                               f"llvm.masked.load.{name}.p0")
-        fma = cgutils.get_or_insert_function(module, ir.FunctionType(vec, [vec, vec, vec]), f"llvm.fma.{name}")
-        align = ir.Constant(i32, size)
-        zero = ir.Constant(vec, [0.0] * L)
-
-        def const(v):
-            return ir.Constant(i64, v)
-
-        def ptr(data, offset):
-            return builder.bitcast(builder.gep(data, [offset]), vptr)
-
-        stride = builder.sdiv(cgutils.unpack_tuple(builder, marr.strides, 2)[0], const(size))
+        V = _Vectors(context, builder, vty.dtype)
+        L, size, const, ptr = V.L, V.size, V.const, V.ptr
+        stride = V.row_stride(marr)
         gsize = cgutils.unpack_tuple(builder, garr.shape, 1)[0]
         nvec = builder.sdiv(builder.add(nv, const(L - 1)), const(L))
         fn = builder.function
@@ -232,7 +236,6 @@ def scatter_rows_block(typingctx, q0, q1, indices, values, g, M, r0, c, n):
         builder.cbranch(builder.icmp_signed("<", q0v, q1v), pick, done)
         builder.position_at_end(pick)
         switch = builder.switch(nvec, done)
-        iota = ir.Constant(lanes, list(range(L)))
         for k in range(1, MAX_VECTORS + 1):
             enter = fn.append_basic_block(f"srb.enter{k}")
             loop = fn.append_basic_block(f"srb.loop{k}")
@@ -242,22 +245,19 @@ def scatter_rows_block(typingctx, q0, q1, indices, values, g, M, r0, c, n):
             for i in range(k):
                 first = builder.add(cv, const(i * L))
                 # lanes of g that exist: first + lane < g.size
-                valid = builder.icmp_signed("<", builder.add(iota, _splat(builder, first, L)),
-                                            _splat(builder, gsize, L))
-                gv.append(builder.call(mload, [ptr(garr.data, first), align, valid, zero]))
+                valid = V.lanes_below(builder.sub(gsize, first))
+                gv.append(builder.call(V.mload, [ptr(garr.data, first), V.align, valid, V.zero]))
             builder.branch(loop)
 
             builder.position_at_end(loop)
-            q = builder.phi(i64)
+            q = builder.phi(V.i64)
             q.add_incoming(q0v, enter)
-            d = builder.load(builder.gep(iarr.data, [q]))
-            if d.type.width < 64:
-                d = builder.sext(d, i64) if ity.dtype.signed else builder.zext(d, i64)
+            d = V.index(iarr.data, q, ity.dtype.signed)
             x = _splat(builder, builder.load(builder.gep(varr.data, [q])), L)
             row = builder.add(builder.mul(builder.sub(d, r0v), stride), cv)
             for i in range(k):
                 at = ptr(marr.data, builder.add(row, const(i * L)))
-                builder.store(builder.call(fma, [x, gv[i], builder.load(at, align=size)]), at, align=size)
+                builder.store(builder.call(V.fma, [x, gv[i], builder.load(at, align=size)]), at, align=size)
             nxt = builder.add(q, const(1))
             q.add_incoming(nxt, loop)
             builder.cbranch(builder.icmp_signed("<", nxt, q1v), loop, done)

@@ -625,39 +625,34 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
             wdrow[w0 + i] = sq
     if nr > 0:
         if k == 0:
+            # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
+            # sample by sample in batch order, into rows padded to 64 bytes (a vector never
+            # straddles two cache lines: 784x100 float32, 100 MNIST samples, 120 -> 77 us),
+            # then copied into the gradient buffer.  Plain SGD goes this way too from
+            # in_place's batch size on (784-50-10, batch 100: a step 152 us against 216 us for
+            # updating W's unaligned rows in place); below it, W[d] -= lr * x[n, d] * dout[n]
+            # in place
+            whole = r0 == 0 and rw == n_in
+            scale = -theta.dtype.type(hp[LR])
+            L = 64 // theta.itemsize
+            Hp = (n_out + L - 1) // L * L
+            Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
             if direct:
-                # plain SGD, a small batch: W[d] -= lr * x[n, d] * dout[n] in place
-                whole = r0 == 0 and rw == n_in
-                scale = -theta.dtype.type(hp[LR])
                 i0 = p + n_in * n_out     # only b is left for the optimizer
-                for j in range(N):
-                    r = rows[j]
-                    q0 = indptr[r]
-                    q1 = indptr[r + 1]
-                    if not whole:
-                        q0 = lower_bound(indices, q0, q1, r0)
-                        q1 = lower_bound(indices, q0, q1, rw)
-                    scatter_rows(q0, q1, indices, values, scale, dout[j], W, r0)
             else:
-                # x is the CSR input: rows d of dW get x[n, d] * dout[n] for the non-zeros only,
-                # sample by sample in batch order, into rows padded to 64 bytes (a vector never
-                # straddles two cache lines: 784x100 float32, 100 MNIST samples, 120 -> 77 us),
-                # then copied into the gradient buffer.  Plain SGD goes this way too from
-                # in_place's batch size on: updating W's unaligned rows in place, sample by
-                # sample, took longer (784-50-10, batch 100: a step 216 us against 152 us)
-                whole = r0 == 0 and rw == n_in
-                L = 64 // theta.itemsize
-                Hp = (n_out + L - 1) // L * L
-                Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
                 Gp.ravel()[:] = zero
-                for j in range(N):
-                    r = rows[j]
-                    q0 = indptr[r]
-                    q1 = indptr[r + 1]
-                    if not whole:
-                        q0 = lower_bound(indices, q0, q1, r0)
-                        q1 = lower_bound(indices, q0, q1, rw)
+            for j in range(N):
+                r = rows[j]
+                q0 = indptr[r]
+                q1 = indptr[r + 1]
+                if not whole:
+                    q0 = lower_bound(indices, q0, q1, r0)
+                    q1 = lower_bound(indices, q0, q1, rw)
+                if direct:
+                    scatter_rows(q0, q1, indices, values, scale, dout[j], W, r0)
+                else:
                     scatter_row(q0, q1, indices, values, dout[j], Gp, r0)
+            if not direct:
                 for i in range(nr):
                     for h in range(n_out):
                         G[i, h] = Gp[i, h]
