@@ -12,7 +12,7 @@ copied and zero pixels cost nothing.  The first-layer product
 ``x @ W1`` loops over each sample's non-zero pixels (:mod:`kernels.sparse_product`);
 the first-layer gradient ``x.T @ dA1`` is scattered sample by sample over the
 same pixels into rows padded to 64 bytes, then ``W1 -= lr * dW1`` once (small
-batches, :func:`in_place`: ``W1[d] -= lr * x[n, d] * dA1[n]`` in place).  On
+batches, :func:`kernels.sparse_product.few_nonzeros`: ``W1[d] -= lr * x[n, d] * dA1[n]`` in place).  On
 MNIST (about 80 % zeros) that is a fifth of the dense arithmetic.  :func:`train_steps` runs many steps in
 one call; :func:`step_dense_serial` / :func:`step_dense_parallel` take one
 step on a dense batch, compressing each chunk of it as they reach it (same
@@ -37,7 +37,7 @@ from ._config import kernel
 from .exponential import exp
 from .losses import DELTA
 from .sparse import compress_row, lower_bound
-from .sparse_product import padded_rows, scatter_row, sparse_row
+from .sparse_product import few_nonzeros, padded_rows, scatter_row, sparse_row
 
 #: With more than one thread, batches from this size on use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
@@ -48,10 +48,6 @@ MAX_CHUNKS = 16
 CHUNK_ROWS = 8
 
 ACTIVATION_CODES = {"sigmoid": 0, "relu": 1}
-#: Batches with fewer non-zeros than this many per row of W1 update W1 in place (see
-#: :func:`in_place`; 784-50-10 float32, one thread: batch 1 2.6 us a step in place against
-#: 5 us through the padded gradient, batch 100 the other way round).
-IN_PLACE_ROWS = 4
 
 FusedBuffers = namedtuple("FusedBuffers", [
     "z1",     # (N, H): hidden activations
@@ -287,28 +283,19 @@ def _update_w1_sample(ix, vx, g, W1, lr, H):
 
 
 @kernel
-def in_place(nnz, D):
-    """True: update W1 in place sample by sample (:func:`_update_w1_sample`), for a batch
-    with fewer than IN_PLACE_ROWS non-zeros per row of W1 (MNIST: about 150 a sample, 784
-    rows), where the pass over every row of the padded gradient costs more than its aligned
-    sums save.  A function of the whole batch, so the serial and parallel kernels take the
-    same way."""
-    return nnz < IN_PLACE_ROWS * D
-
-
-@kernel
 def _update_w1(rows, N, d0, d1, lo, hi, indices, values, da1, W1, gw1, lr, hint):
     """W1[d] -= lr * sum over the batch of x[n, d] * dA1[n] for the pixels d in [d0, d1)
     (non-zeros of row r at lo[r]..hi[r]-1): each sample's contributions scattered in batch
     order into gw1's padded rows (kernels.sparse_product.scatter_row: no vector straddles two
     cache lines; W1's own 50-wide rows start at 8 different places in a line), then W1
-    updated once; small batches (:func:`in_place`) update W1's rows in place instead."""
+    updated once; small batches (kernels.sparse_product.few_nonzeros) update W1's rows in place
+    instead."""
     H = len(hint)
     whole = d0 == 0 and d1 == W1.shape[0]
     nnz = 0
     for j in range(N):
         nnz += hi[rows[j]] - lo[rows[j]]
-    direct = in_place(nnz, W1.shape[0])
+    direct = few_nonzeros(nnz, W1.shape[0])
     G = _gradient_rows(gw1, d0, d1)
     for j in range(N):
         r = rows[j]
@@ -513,7 +500,7 @@ def _update_w1_range(N, t, U, cuts, indices, values, da1, W1, gw1, lr, hint):
     nnz = 0
     for j in range(N):
         nnz += cuts[j, U] - cuts[j, 0]
-    direct = in_place(nnz, D)
+    direct = few_nonzeros(nnz, D)
     G = _gradient_rows(gw1, d0, (t + 1) * D // U)
     for j in range(N):
         q0 = cuts[j, t]

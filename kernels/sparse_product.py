@@ -284,12 +284,35 @@ def scatter_row(q0, q1, indices, values, g, M, r0):
         c += n
 
 
+@kernel
+def padded_width(H, itemsize):
+    """H rounded up to a whole number of 64-byte vectors of itemsize-byte elements."""
+    L = VECTOR_BYTES // itemsize
+    return (H + L - 1) // L * L
+
+
+#: Plain SGD updates W in place, sample by sample, on a batch with fewer than this many
+#: non-zeros per row of W (see :func:`few_nonzeros`).
+IN_PLACE_ROWS = 4
+
+
+@kernel
+def few_nonzeros(nnz, rows):
+    """True for a batch of nnz non-zeros over a W of ``rows`` rows with fewer than
+    IN_PLACE_ROWS non-zeros per row (MNIST: about 150 a sample, 784 rows): there the passes
+    over every padded row cost more than the aligned sums save (784-50-10 float32, one
+    thread: batch 1 2.6 us a step in place against 5 us through the padded gradient, batch
+    100 the other way round).  A function of the whole batch, so that the serial and
+    parallel kernels take the same way."""
+    return nnz < IN_PLACE_ROWS * rows
+
+
 def padded_rows(R, H, dtype):
-    """(R, Hp) zeros whose rows start on 64-byte boundaries, Hp = H rounded up to a
-    whole number of 64-byte vectors (the layout :func:`scatter_row` is fast on)."""
+    """(R, Hp) zeros whose rows start on 64-byte boundaries, Hp = :func:`padded_width`
+    (the layout :func:`scatter_row` is fast on)."""
     size = np.dtype(dtype).itemsize
     L = VECTOR_BYTES // size
-    Hp = -(-H // L) * L
+    Hp = padded_width(H, size)
     raw = np.zeros(R * Hp + L, dtype)
     skip = (-raw.ctypes.data % VECTOR_BYTES) // size
     return raw[skip:skip + R * Hp].reshape(R, Hp)

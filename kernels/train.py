@@ -75,7 +75,7 @@ from .graph import (
 from .losses import DELTA
 from .optimizers import LR, SGD, apply_range
 from .sparse import lower_bound
-from .sparse_product import padded_rows, scatter_row, sparse_row
+from .sparse_product import few_nonzeros, padded_rows, padded_width, scatter_row, sparse_row
 from .softmax import softmax
 
 #: A batch is split into ``min(MAX_CHUNKS, max(1, N // CHUNK_ROWS))`` chunks of samples.
@@ -85,9 +85,6 @@ CHUNK_ROWS = 8
 #: any other Affine's (its gradient is scattered there from the batch's non-zeros as well):
 #: measured per parameter at 784-50-10 float32, batch 100, 1.9x (SGD) and 1.7x (Adam).
 FIRST_COST = 2
-#: Plain SGD updates the first Affine's W in place below this many non-zeros per row of W
-#: (:func:`in_place`; as kernels.fused.IN_PLACE_ROWS).
-IN_PLACE_ROWS = 4
 #: With more than one thread, batches from this size on may use the parallel kernels.
 PARALLEL_MIN_BATCH = 64
 #: The forward of the dense operations (after the first Affine) works on this many parts of
@@ -550,17 +547,14 @@ def batchnorm_params_update(ops, theta, grad, s1, s2, kind, hp, t):
 
 @kernel
 def in_place(kind, lam, rows, N, indptr, n_in):
-    """True: plain SGD without weight decay on a batch with fewer than IN_PLACE_ROWS
-    non-zeros per row of the first Affine's W (MNIST: about 150 a sample, 784 rows) updates
-    that W in place, sample by sample; the passes over every row of the padded gradient
-    would cost more than its aligned sums save.  A function of the batch alone, so the
-    serial and parallel kernels take the same way."""
+    """True: plain SGD without weight decay on a batch that kernels.sparse_product.few_nonzeros
+    finds small for the first Affine's n_in rows updates that W in place, sample by sample."""
     if kind != SGD or lam != 0.0:
         return False
     nnz = 0
     for j in range(N):
         nnz += indptr[rows[j] + 1] - indptr[rows[j]]
-    return nnz < IN_PLACE_ROWS * n_in
+    return few_nonzeros(nnz, n_in)
 
 
 @kernel
@@ -634,8 +628,7 @@ def params_item(ops, k, r0, r1, w0, rows, N, indptr, indices, values, theta, gra
             # in place
             whole = r0 == 0 and rw == n_in
             scale = -theta.dtype.type(hp[LR])
-            L = 64 // theta.itemsize
-            Hp = (n_out + L - 1) // L * L
+            Hp = padded_width(n_out, theta.itemsize)
             Gp = wt[r0 * Hp:rw * Hp].reshape((nr, Hp))
             if direct:
                 i0 = p + n_in * n_out     # only b is left for the optimizer
